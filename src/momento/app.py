@@ -1,0 +1,202 @@
+"""The ASGI application: routers, error rendering, limits, health checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from momento import __version__, logs
+from momento.auth import keys
+from momento.auth.endpoints import router as auth_router
+from momento.auth.errors import render_gotrue
+from momento.auth.tokens import TokenService
+from momento.config import Settings
+from momento.db import Database
+from momento.deps import Services
+from momento.errors import (
+    BadRequest,
+    MomentoError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+    problem_response,
+    render,
+)
+from momento.events.endpoints import router as events_router
+from momento.kit.ratelimit import RateLimiter
+from momento.mail import from_settings as mailer_from_settings
+from momento.profiles.endpoints import router as profiles_router
+
+log = logs.get("momento.app")
+
+
+def build_services(settings: Settings, database_url: str) -> Services:
+    """Everything a request needs that can be made once at start."""
+    if settings.jwt_private_key:
+        signing_key = keys.SigningKey.from_pem(settings.jwt_private_key)
+    else:
+        signing_key = keys.load_or_create(Path(settings.data_dir))
+    db = Database(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    return Services(
+        settings=settings,
+        db=db,
+        tokens=TokenService(signing_key, settings.base_url + "/auth/v1", settings.access_token_ttl),
+        mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
+        limiter=RateLimiter(db, settings.rate_limit_window),
+    )
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                    response = render(BadRequest("Content-Length is not a number."))
+                    await response(scope, receive, send)
+                    return
+                if too_big:
+                    await render(self._error())(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._error()
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _error(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[MomentoError, list[dict[str, Any]]]:
+    problems = []
+    malformed = False
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            malformed = True
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        problems.append(
+            {
+                "field": ".".join(loc),
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type", ""),
+            }
+        )
+    if malformed:
+        return BadRequest("The request body is not valid JSON."), problems
+    fields = ", ".join(p["field"] or "body" for p in problems)
+    return ValidationFailed(f"Invalid request: {fields}."), problems
+
+
+def _render(request: Request, exc: MomentoError) -> Response:
+    if request.url.path.startswith("/auth/v1"):
+        return render_gotrue(request, exc)
+    return render(exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def momento_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MomentoError)
+        return _render(request, exc)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        err, problems = _validation_detail(exc)
+        err.extra["errors"] = problems
+        return _render(request, err)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        code = codes.get(exc.status_code, "http_error")
+        return problem_response(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            code.replace("_", " ").capitalize(),
+            headers=dict(exc.headers or {}),
+        )
+
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path, method=request.method)
+        return problem_response(
+            500, "internal_error", "Something went wrong on our side.", "Internal Server Error"
+        )
+
+    app.add_exception_handler(MomentoError, momento_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unhandled)
+
+
+def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
+    """The application. With `manage_pool`, the pool opens and closes with the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_pool:
+            await services.db.open()
+        try:
+            yield
+        finally:
+            if manage_pool:
+                await services.db.close()
+
+    app = FastAPI(
+        title="Momento Server",
+        version=__version__,
+        description="Shared event photos with a timed reveal.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(auth_router, prefix="/auth/v1")
+    app.include_router(profiles_router, prefix="/v1")
+    app.include_router(events_router, prefix="/v1")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> Response:
+        """The database answers."""
+        if not await services.db.ping():
+            raise ServiceUnavailable("The database is not reachable.")
+        return Response(
+            orjson.dumps({"status": "ok", "database": "ok"}), media_type="application/json"
+        )
+
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: a Supabase Auth (GoTrue) compatible API under /auth/v1."""

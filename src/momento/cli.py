@@ -1,0 +1,129 @@
+"""The `momento` command: serve the API and manage the database."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from momento import logs
+from momento.config import Settings, SettingsError, load_settings
+from momento.db import migrate as migrations
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured DATABASE_URL, or an embedded PostgreSQL started for the duration."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from momento.db import embedded
+
+    data_dir = Path(settings.data_dir)
+    click.echo(f"Starting embedded PostgreSQL in {(data_dir / 'pg').resolve()} ...", err=True)
+    try:
+        pg = embedded.start(data_dir)
+    except Exception as exc:
+        raise click.ClickException(f"could not start the embedded PostgreSQL: {exc}") from exc
+    try:
+        yield pg.url
+    finally:
+        click.echo("Stopping embedded PostgreSQL ...", err=True)
+        pg.stop()
+
+
+def _apply_migrations(url: str) -> None:
+    try:
+        applied = asyncio.run(migrations.migrate(url))
+    except migrations.MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    for m in applied:
+        click.echo(f"applied {m.version}_{m.name}", err=True)
+
+
+@click.group()
+def main() -> None:
+    """Momento Server: shared event photos with a timed reveal."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (MOMENTO_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (MOMENTO_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the API (starting an embedded PostgreSQL when DATABASE_URL is not set)."""
+    import uvicorn
+
+    from momento.app import build_services, create_app
+
+    settings = _settings(host=host, port=port)
+    logs.configure(settings.log_level, settings.log_json)
+    with database_url(settings) as url:
+        _apply_migrations(url)
+        try:
+            app = create_app(build_services(settings, url))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        base = f"http://{settings.host}:{settings.port}"
+        click.echo(f"Momento API  {base}/v1", err=True)
+        click.echo(f"Auth API     {base}/auth/v1", err=True)
+        click.echo(f"API docs     {base}/docs", err=True)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            server_header=False,
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations."""
+    settings = _settings()
+    with database_url(settings) as url:
+        _apply_migrations(url)
+        click.echo("database is up to date")
+
+
+@db.command("status")
+def db_status() -> None:
+    """List migrations and whether each is applied."""
+    settings = _settings()
+    with database_url(settings) as url:
+        states = asyncio.run(migrations.status(url))
+    pending = 0
+    for s in states:
+        if s.applied_at is None:
+            pending += 1
+            state = "pending"
+        else:
+            state = f"applied {s.applied_at:%Y-%m-%d %H:%M:%S}"
+            if not s.checksum_ok:
+                state += "  (file changed since it was applied!)"
+        click.echo(f"{s.migration.version}_{s.migration.name:<30} {state}")
+    click.echo(f"{len(states) - pending} applied, {pending} pending")
+    if any(not s.checksum_ok for s in states):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Settings, read once at start from the environment (and an optional `.env`).
+
+Every value is validated when the process starts; a bad value stops it with one clear line per
+problem (see `load_settings`). Defaults run on a laptop with nothing configured: an embedded
+PostgreSQL and generated signing keys under the data directory. `MOMENTO_ENV=production` turns
+the defaults that are only safe on a laptop into errors.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+    test = "test"
+
+
+class SettingsError(Exception):
+    """The environment holds settings the server cannot start with."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+Seconds = Annotated[int, Field(ge=1)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MOMENTO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- where it runs ---
+    env: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path(".momento")
+    # Public base URL of this server, used in mailed links and the JWT issuer.
+    public_url: str | None = None
+    log_level: str = "info"
+    log_json: bool | None = None
+
+    # --- database ---
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "MOMENTO_DATABASE_URL")
+    )
+    db_pool_min: int = Field(2, ge=1)
+    db_pool_max: int = Field(16, ge=1)
+
+    # --- auth ---
+    # PEM of the EC P-256 private key that signs access tokens. Generated and kept in the data
+    # directory in embedded mode; required in production.
+    jwt_private_key: str | None = Field(
+        None, validation_alias=AliasChoices("JWT_PRIVATE_KEY", "MOMENTO_JWT_PRIVATE_KEY")
+    )
+    # Legacy HS256 secret (Supabase's JWT secret): only used to verify the anon and service
+    # API keys an existing Supabase client sends in `apikey`; user tokens are always ES256.
+    access_token_ttl: Seconds = 3600
+    refresh_token_ttl: Seconds = 60 * 60 * 24 * 60
+    # Grace period in which a just-rotated refresh token is still accepted (two app tabs racing).
+    refresh_reuse_interval: int = Field(10, ge=0)
+    email_confirm: bool = False
+    disable_signup: bool = False
+    password_min_length: int = Field(8, ge=6, le=72)
+    # Where mailed links send the user after /verify (the app's universal link).
+    site_url: str | None = None
+    redirect_allow_list: list[str] = Field(default_factory=list)
+    otp_ttl: Seconds = 60 * 60 * 24
+
+    # --- mail ---
+    smtp_url: str | None = Field(
+        None, validation_alias=AliasChoices("SMTP_URL", "MOMENTO_SMTP_URL")
+    )
+    mail_from: str = "Momento <no-reply@momento.local>"
+    smtp_timeout: float = Field(10.0, gt=0)
+
+    # --- HTTP ---
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Addresses of reverse proxies whose X-Forwarded-For is trusted ("*" for all).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    # --- rate limits (requests per window, per client address and per account) ---
+    rate_limit_window: Seconds = 60
+    rate_limit_login_per_ip: int = Field(30, ge=1)
+    rate_limit_login_per_account: int = Field(10, ge=1)
+    rate_limit_recover_per_ip: int = Field(10, ge=1)
+    rate_limit_recover_per_account: int = Field(3, ge=1)
+    rate_limit_join_per_ip: int = Field(60, ge=1)
+    rate_limit_join_per_account: int = Field(20, ge=1)
+    rate_limit_signup_per_ip: int = Field(30, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        scheme = urlsplit(v).scheme
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL")
+        return v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://user:pass@host:587 or smtps://host:465")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("debug", "info", "warning", "error"):
+            raise ValueError("must be one of debug, info, warning, error")
+        return v
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("MOMENTO_DB_POOL_MIN must not exceed MOMENTO_DB_POOL_MAX")
+        if self.env is Environment.production:
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("JWT_PRIVATE_KEY", self.jwt_private_key),
+                    ("MOMENTO_PUBLIC_URL", self.public_url),
+                    ("SMTP_URL", self.smtp_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError("production mode needs " + ", ".join(missing) + " to be set")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the server starts its own PostgreSQL (no DATABASE_URL given)."""
+        return self.database_url is None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else ""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, AliasChoices):
+        return str(info.validation_alias.choices[0])
+    return ("MOMENTO_" + field).upper() if field else "settings"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = _env_name(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            shown = "" if "production" in msg else f" (got {err.get('input')!r})"
+            if name.endswith(("KEY", "URL", "PASSWORD")):
+                shown = ""  # never echo secrets
+            problems.append(f"{name}: {msg}{shown}")
+        raise SettingsError(problems) from None

@@ -1,0 +1,126 @@
+"""The connection pool and the two ways to use it.
+
+`Database.as_user(claims)` opens a transaction that runs as role `authenticated` with the
+caller's JWT claims in `request.jwt.claims`, exactly as PostgREST does on Supabase, so the
+row-level security policies (not Python checks) decide what a user may read and write.
+`Database.privileged()` runs as the pool's login role, the owner of the tables, for workers,
+admin commands and the auth service.
+
+Round trips are the cost that matters on the request path, so a user transaction is sent in
+pipeline mode: BEGIN, the role and claims, and the first query leave in one packet.
+`Database.user_fetch` goes further for single-statement reads: the role, the claims and the
+query run in one implicit transaction (one round trip, no BEGIN/COMMIT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, LiteralString
+
+import orjson
+import psycopg
+from psycopg import AsyncConnection, errors
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from momento import errors as momento_errors
+
+Claims = Mapping[str, Any]
+Conn = AsyncConnection[DictRow]
+
+SET_IDENTITY: LiteralString = (
+    "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"
+)
+
+
+class Database:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
+        self.url = url
+        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            connection_class=AsyncConnection[DictRow],
+            name="momento",
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def as_user(self, claims: Claims) -> AsyncIterator[Conn]:
+        """A transaction as `authenticated` with these JWT claims; commits on success."""
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute(SET_IDENTITY, (orjson.dumps(dict(claims)).decode(),))
+                    yield conn
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def privileged(self) -> AsyncIterator[Conn]:
+        """A transaction as the owner of the tables (RLS does not apply); commits on success."""
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+
+    async def user_fetch(
+        self, claims: Claims, query: LiteralString, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[DictRow]:
+        """Run one read-only statement as the user in a single round trip.
+
+        The identity statement and the query share the implicit transaction that lasts until
+        the pipeline's Sync, so `set_config(..., true)` applies to the query and ends with it.
+        """
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline() as pipe:
+                    await conn.execute(SET_IDENTITY, (orjson.dumps(dict(claims)).decode(),))
+                    cur = await conn.execute(query, params)
+                    await pipe.sync()
+                    return await cur.fetchall()
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+
+# SQLSTATEs raised by our own functions and triggers (class "MO").
+RELEASE_LOCKED = "MO001"
+
+
+def translate(exc: psycopg.Error) -> Exception:
+    """Turn a driver error into the MomentoError the client should see.
+
+    Domain code catches the specific cases it can explain better (a taken username, say)
+    before this generic mapping applies.
+    """
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return momento_errors.Forbidden()
+    if isinstance(exc, errors.UniqueViolation):
+        return momento_errors.Conflict("That already exists.")
+    if isinstance(exc, errors.CheckViolation):
+        return momento_errors.ValidationFailed("A value is out of range.")
+    if isinstance(exc, errors.ForeignKeyViolation):
+        return momento_errors.Conflict("A referenced record does not exist.")
+    if isinstance(exc, errors.InvalidTextRepresentation | errors.DataException):
+        return momento_errors.ValidationFailed("A value has the wrong form.")
+    if exc.sqlstate == RELEASE_LOCKED:
+        return momento_errors.Conflict("release_at cannot change once the event is revealed.")
+    return exc

@@ -1,0 +1,66 @@
+"""What every request handler may depend on: the services and the caller's identity."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from momento.auth.tokens import TokenService
+from momento.config import Settings
+from momento.db import Database
+from momento.errors import Unauthorized
+from momento.kit.ratelimit import RateLimiter
+from momento.mail import Mailer
+
+
+@dataclass
+class Services:
+    """Built once at start and shared by every request (see `momento.app.create_app`)."""
+
+    settings: Settings
+    db: Database
+    tokens: TokenService
+    mailer: Mailer
+    limiter: RateLimiter
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: uuid.UUID
+    claims: dict[str, Any]
+    token: str
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def get_current_user(request: Request) -> CurrentUser:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
+    claims = get_services(request).tokens.verify(token)
+    return CurrentUser(uuid.UUID(claims["sub"]), claims, token)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+UserDep = Annotated[CurrentUser, Depends(get_current_user)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,1 @@
+"""Small shared pieces: rate limiting, request helpers."""
