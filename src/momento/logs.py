@@ -35,6 +35,8 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # pgserver narrates every pg_ctl call at INFO; only its problems are worth a line.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -92,7 +92,7 @@ def _values(row: Any) -> tuple[Any, ...]:
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
 
-async def status(url: str) -> list[MigrationState]:
+async def status(url: str, migrations: list[Migration] | None = None) -> list[MigrationState]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         applied = await _applied(conn)
     return [
@@ -101,15 +101,15 @@ async def status(url: str) -> list[MigrationState]:
             applied[m.version][1] if m.version in applied else None,
             m.version not in applied or applied[m.version][0] == m.checksum,
         )
-        for m in load_migrations()
+        for m in (load_migrations() if migrations is None else migrations)
     ]
 
 
-async def migrate(url: str) -> list[Migration]:
-    """Apply every pending migration; return the ones this call applied."""
+async def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migration]:
+    """Apply every pending migration (the package's, unless given); return those applied."""
     done: list[Migration] = []
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        for mig in load_migrations():
+        for mig in load_migrations() if migrations is None else migrations:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
                 await conn.execute(_BOOKKEEPING)
