@@ -64,7 +64,7 @@ def test_token_from_another_key_is_refused() -> None:
 
 def test_tampered_token_is_refused() -> None:
     svc = _service()
-    head, body, sig = _mint(svc).split(".")
+    head, _body, sig = _mint(svc).split(".")
     forged = jwt.encode({"sub": "x", "role": "service_role"}, "k" * 64, algorithm="HS256")
     with pytest.raises(InvalidToken):
         svc.verify(".".join([head, forged.split(".")[1], sig]))
