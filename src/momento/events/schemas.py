@@ -1,0 +1,93 @@
+"""Request and response bodies of /v1/events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from momento.kit.schemas import UtcDatetime
+
+EventName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Field(description="1 to 100 characters (surrounding spaces are removed)."),
+]
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(description="RFC 3339 with a time zone offset, e.g. 2026-05-01T18:00:00Z."),
+]
+
+
+class Event(BaseModel):
+    """An event (a Momento) the caller is a member of."""
+
+    id: uuid.UUID
+    name: str
+    join_code: str
+    creator_id: uuid.UUID
+    starts_at: UtcDatetime
+    release_at: UtcDatetime
+    is_premium: bool
+    created_at: UtcDatetime
+    revealed: bool = Field(description="release_at has passed: the photos are revealed.")
+    member_count: int
+    photo_count: int = Field(
+        description="Photos taken in the event, including those still developing (not yet"
+        " revealed to you); failed uploads and flagged photos are not counted."
+    )
+
+
+class EventCreate(BaseModel):
+    """A new event; release_at must be after starts_at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: EventName
+    starts_at: Timestamp
+    release_at: Timestamp
+
+
+class EventUpdate(BaseModel):
+    """Fields to change; absent fields stay as they are. release_at is fixed once revealed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: EventName | None = None
+    starts_at: Timestamp | None = None
+    release_at: Timestamp | None = None
+
+    @field_validator("name", "starts_at", "release_at", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Parameters for the update: each column's new value and whether to set it."""
+        out: dict[str, Any] = {}
+        for name in ("name", "starts_at", "release_at"):
+            out[f"set_{name}"] = name in self.model_fields_set
+            out[name] = getattr(self, name)
+        return out
+
+
+class JoinRequest(BaseModel):
+    """A join code, as shared by a member; case and surrounding spaces do not matter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    join_code: str = Field(max_length=32, description="The event's 6-character join code.")
+
+
+class Member(BaseModel):
+    """A member of an event."""
+
+    user_id: uuid.UUID
+    username: str
+    display_name: str | None
+    avatar_url: str | None
+    joined_at: UtcDatetime
+    is_creator: bool

@@ -1,0 +1,261 @@
+"""Events (Momentos) and their members.
+
+Every statement runs as the user, so the policies of 0003 decide who sees and changes what;
+this module only turns "no row" into the right answer. A refused write (zero rows) is told
+apart by reading the event as the same user: invisible means 404, a member who is not the
+creator gets 403. A non-member never learns that an event exists.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, LiteralString
+
+from psycopg import errors
+
+from momento.db import Database
+from momento.db.pool import RELEASE_LOCKED, Claims, Conn
+from momento.deps import Services
+from momento.errors import Conflict
+from momento.events.errors import (
+    CreatorCannotLeave,
+    EventNotFound,
+    JoinCodeInvalid,
+    NotEventCreator,
+    ReleaseBeforeStart,
+    ReleaseLocked,
+)
+from momento.events.schemas import Event, EventCreate, EventUpdate, Member
+from momento.profiles.errors import UserNotFound
+
+# The columns of Event, from a row `e` of public.events. The counts come from the same
+# statement: members through the event_members policy (members see each other), photos
+# through public.event_photo_counts(), which counts the photos not yet revealed to the caller.
+_EVENT_COLUMNS: LiteralString = """
+  e.id, e.name, e.join_code, e.creator_id, e.starts_at, e.release_at,
+  coalesce(e.is_premium, false) AS is_premium, e.created_at,
+  e.release_at <= now() AS revealed,
+  (SELECT count(*) FROM public.event_members m WHERE m.event_id = e.id) AS member_count,
+  coalesce((SELECT c.photo_count FROM public.event_photo_counts(ARRAY[e.id]) c), 0)
+    AS photo_count
+"""
+
+# The events policy already limits the rows to the caller's events (deleted ones excluded);
+# the explicit membership filter says so and lets the planner start from the caller's
+# memberships (idx_event_members_user) instead of scanning every event.
+LIST_EVENTS: LiteralString = (
+    "SELECT"
+    + _EVENT_COLUMNS
+    + """
+FROM public.events e
+WHERE e.id IN (SELECT private.my_event_ids())
+ORDER BY e.created_at DESC, e.id DESC
+"""
+)
+
+GET_EVENT: LiteralString = (
+    "SELECT"
+    + _EVENT_COLUMNS
+    + """
+FROM public.events e
+WHERE e.id = %(id)s
+"""
+)
+
+# join_code comes from the column default private.new_join_code(); the trigger
+# on_event_created makes the creator a member, hence member_count 1.
+CREATE_EVENT: LiteralString = """
+INSERT INTO public.events AS e (name, creator_id, starts_at, release_at)
+VALUES (%(name)s, auth.uid(), %(starts_at)s, %(release_at)s)
+RETURNING e.id, e.name, e.join_code, e.creator_id, e.starts_at, e.release_at,
+  coalesce(e.is_premium, false) AS is_premium, e.created_at,
+  e.release_at <= now() AS revealed, 1 AS member_count, 0 AS photo_count
+"""
+
+# One statement whatever the fields sent; a column not sent is set to itself (so the
+# release-lock trigger only objects when release_at really moves).
+UPDATE_EVENT: LiteralString = (
+    """
+WITH e AS (
+  UPDATE public.events SET
+    name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
+    starts_at = CASE WHEN %(set_starts_at)s THEN %(starts_at)s::timestamptz ELSE starts_at END,
+    release_at = CASE WHEN %(set_release_at)s THEN %(release_at)s::timestamptz
+                      ELSE release_at END
+  WHERE id = %(id)s
+  RETURNING *
+)
+SELECT"""
+    + _EVENT_COLUMNS
+    + "FROM e"
+)
+
+DELETE_EVENT: LiteralString = "SELECT public.delete_event(%(id)s) AS deleted"
+
+# After a refused write: can the caller see the event, and are they its creator?
+EVENT_ROLE: LiteralString = """
+SELECT e.creator_id = auth.uid() AS is_creator
+FROM public.events e
+WHERE e.id = %(id)s
+"""
+
+JOIN_EVENT: LiteralString = "SELECT event_id, joined FROM public.join_event(%(code)s)"
+
+LEAVE_EVENT: LiteralString = """
+DELETE FROM public.event_members
+WHERE event_id = %(id)s AND user_id = auth.uid()
+RETURNING event_id
+"""
+
+# Members see each other (event_members policy); every visible event has at least its
+# creator as a member, so no row means the caller cannot see the event.
+LIST_MEMBERS: LiteralString = """
+SELECT m.user_id, p.username, p.display_name, p.avatar_url, m.joined_at,
+  m.user_id = e.creator_id AS is_creator
+FROM public.event_members m
+JOIN public.events e ON e.id = m.event_id
+JOIN public.profiles p ON p.id = m.user_id
+WHERE m.event_id = %(id)s
+ORDER BY m.joined_at, p.username
+"""
+
+JOIN_CODE_CONSTRAINT = "events_join_code_key"
+JOIN_CODE_ATTEMPTS = 5
+_JOIN_CODE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}")
+
+
+@contextmanager
+def _event_errors() -> Iterator[None]:
+    """Explain the database's refusals of event writes to the client."""
+    try:
+        yield
+    except errors.CheckViolation as exc:
+        if exc.diag.constraint_name == "events_release_after_start":
+            raise ReleaseBeforeStart() from exc
+        raise
+    except errors.ForeignKeyViolation as exc:
+        # The only references a user's event write makes are to their own account.
+        raise UserNotFound() from exc
+    except errors.Error as exc:
+        if exc.sqlstate == RELEASE_LOCKED:
+            raise ReleaseLocked() from exc
+        raise
+
+
+async def _refusal(conn: Conn, event_id: uuid.UUID) -> EventNotFound | NotEventCreator:
+    """Why a creator-only write touched nothing: not visible (404) or not the creator (403)."""
+    cur = await conn.execute(EVENT_ROLE, {"id": event_id})
+    row = await cur.fetchone()
+    if row is None or row["is_creator"]:
+        return EventNotFound()
+    return NotEventCreator()
+
+
+async def list_events(db: Database, claims: Claims) -> list[Event]:
+    rows = await db.user_fetch(claims, LIST_EVENTS, ())
+    return [Event.model_validate(r) for r in rows]
+
+
+async def get_event(db: Database, claims: Claims, event_id: uuid.UUID) -> Event:
+    rows = await db.user_fetch(claims, GET_EVENT, {"id": event_id})
+    if not rows:
+        raise EventNotFound()
+    return Event.model_validate(rows[0])
+
+
+async def create_event(db: Database, claims: Claims, body: EventCreate) -> Event:
+    if body.release_at <= body.starts_at:
+        raise ReleaseBeforeStart()
+    params = body.model_dump()
+    async with db.as_user(claims) as conn:
+        row: dict[str, Any] | None = None
+        for attempt in range(1, JOIN_CODE_ATTEMPTS + 1):
+            try:
+                # A savepoint, so a join code collision can be retried in this transaction.
+                async with conn.transaction():
+                    with _event_errors():
+                        cur = await conn.execute(CREATE_EVENT, params)
+                        row = await cur.fetchone()
+                break
+            except errors.UniqueViolation as exc:
+                # Two events drew the same code (about 1 in 887 million per pair); draw again.
+                if exc.diag.constraint_name != JOIN_CODE_CONSTRAINT:
+                    raise
+                if attempt == JOIN_CODE_ATTEMPTS:
+                    raise Conflict("Could not allocate a join code; try again.") from exc
+    assert row is not None
+    return Event.model_validate(row)
+
+
+async def update_event(
+    db: Database, claims: Claims, event_id: uuid.UUID, body: EventUpdate
+) -> Event:
+    if body.starts_at is not None and body.release_at is not None:
+        if body.release_at <= body.starts_at:
+            raise ReleaseBeforeStart()
+    async with db.as_user(claims) as conn:
+        with _event_errors():
+            cur = await conn.execute(UPDATE_EVENT, {"id": event_id, **body.changes()})
+            row = await cur.fetchone()
+        if row is None:
+            raise await _refusal(conn, event_id)
+    return Event.model_validate(row)
+
+
+async def delete_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
+    async with db.as_user(claims) as conn:
+        cur = await conn.execute(DELETE_EVENT, {"id": event_id})
+        row = await cur.fetchone()
+        if row is None or not row["deleted"]:
+            raise await _refusal(conn, event_id)
+
+
+async def join_event(
+    services: Services, claims: Claims, user_id: uuid.UUID, ip: str, join_code: str
+) -> tuple[Event, bool]:
+    """Join by code; returns the event and whether this call added the membership."""
+    settings = services.settings
+    await services.limiter.hit(
+        [
+            (f"join:ip:{ip}", settings.rate_limit_join_per_ip),
+            (f"join:user:{user_id}", settings.rate_limit_join_per_account),
+        ],
+        "Too many join attempts; try again later.",
+    )
+    code = join_code.strip().upper()
+    if not _JOIN_CODE.fullmatch(code):
+        raise JoinCodeInvalid()
+    async with services.db.as_user(claims) as conn:
+        with _event_errors():
+            cur = await conn.execute(JOIN_EVENT, {"code": code})
+            joined = await cur.fetchone()
+        if joined is None:
+            raise JoinCodeInvalid()
+        # A statement of its own: the new membership is visible only after join_event's.
+        cur = await conn.execute(GET_EVENT, {"id": joined["event_id"]})
+        row = await cur.fetchone()
+    if row is None:  # pragma: no cover - the caller is a member now
+        raise JoinCodeInvalid()
+    return Event.model_validate(row), bool(joined["joined"])
+
+
+async def leave_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
+    async with db.as_user(claims) as conn:
+        cur = await conn.execute(LEAVE_EVENT, {"id": event_id})
+        if await cur.fetchone() is None:
+            cur = await conn.execute(EVENT_ROLE, {"id": event_id})
+            row = await cur.fetchone()
+            # Visible yet not deleted: the policy keeps the creator in their event.
+            if row is not None and row["is_creator"]:
+                raise CreatorCannotLeave()
+            raise EventNotFound()
+
+
+async def list_members(db: Database, claims: Claims, event_id: uuid.UUID) -> list[Member]:
+    rows = await db.user_fetch(claims, LIST_MEMBERS, {"id": event_id})
+    if not rows:
+        raise EventNotFound()
+    return [Member.model_validate(r) for r in rows]

@@ -1,0 +1,54 @@
+"""Pieces every domain's schemas share: UTC timestamps and the problem responses in OpenAPI."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel
+
+from momento.errors import MomentoError, ValidationFailed
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# A timestamp sent to clients: converted to UTC whatever the session time zone, so it is
+# serialised as RFC 3339 with a "Z" suffix ("2026-05-01T18:00:00Z").
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+def problems(*errors: type[MomentoError]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the stable codes it may answer.
+
+    Every route also gets 422 `validation_failed` (FastAPI would otherwise document its own
+    validation body, which is not what the app sends).
+    """
+    by_status: dict[int, list[type[MomentoError]]] = defaultdict(list)
+    every: tuple[type[MomentoError], ...] = (*errors, ValidationFailed)
+    for err in every:
+        if err not in by_status[err.status]:
+            by_status[err.status].append(err)
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, errs in sorted(by_status.items()):
+        lines = [f"`{e.code}`: {(e.__doc__ or e.title).strip()}" for e in errs]
+        out[status] = {
+            "description": "\n\n".join(lines),
+            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+        }
+    return out
