@@ -25,26 +25,6 @@ CREATE TABLE public.photo_likes (
 
 CREATE INDEX idx_photo_likes_user ON photo_likes(user_id);
 
--- The reveal rule, in one place. A photo is visible to its owner always; to the other members
--- of its event only once the event is revealed (release_at reached), and only when it is
--- uploaded and not flagged. Plain SQL so the planner inlines it into the policy; the
--- `IN (SELECT ...)` runs once per statement.
-CREATE FUNCTION private.can_see_photo(
-  p_event uuid, p_owner uuid, p_status text, p_flagged boolean
-) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = ''
-AS $$
-  SELECT p_owner = auth.uid()
-    OR (
-      p_status = 'uploaded'
-      AND NOT coalesce(p_flagged, false)
-      AND p_event IN (SELECT private.my_revealed_event_ids())
-    )
-$$;
-
-GRANT EXECUTE ON FUNCTION private.can_see_photo(uuid, uuid, text, boolean)
-  TO authenticated, service_role;
-
 -- The username shown under a photo is the owner's, copied at insert.
 CREATE FUNCTION private.set_photo_username() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
@@ -72,9 +52,23 @@ GRANT SELECT, DELETE ON photo_likes TO authenticated;
 GRANT INSERT (photo_id, user_id) ON photo_likes TO authenticated;
 GRANT ALL ON photos, photo_likes TO service_role;
 
+-- The reveal rule. A photo is visible to its owner always; to the other members of its event
+-- only once the event is revealed (release_at reached), and only when it is uploaded and not
+-- flagged. Written out here rather than in a helper function: a SQL function whose body holds
+-- a subquery is never inlined, so it would look the membership up once per photo row; here
+-- `(SELECT auth.uid())` and `IN (SELECT ...)` run once per statement. The same rule is
+-- repeated in photo_like_counts() below; tests/rls/test_photos.py and test_likes.py hold
+-- both to it.
 CREATE POLICY "Members see their own photos, and everyone's once revealed."
   ON photos FOR SELECT TO authenticated
-  USING (private.can_see_photo(event_id, user_id, upload_status, is_flagged));
+  USING (
+    user_id = (SELECT auth.uid())
+    OR (
+      upload_status = 'uploaded'
+      AND is_flagged IS NOT TRUE
+      AND event_id IN (SELECT private.my_revealed_event_ids())
+    )
+  );
 
 CREATE POLICY "Members can add their own photos to their events."
   ON photos FOR INSERT TO authenticated
@@ -115,7 +109,14 @@ AS $$
   SELECT p.id, (SELECT count(*) FROM public.photo_likes l WHERE l.photo_id = p.id)
   FROM public.photos p
   WHERE p.id = ANY (p_photos)
-    AND private.can_see_photo(p.event_id, p.user_id, p.upload_status, p.is_flagged)
+    AND (
+      p.user_id = (SELECT auth.uid())
+      OR (
+        p.upload_status = 'uploaded'
+        AND p.is_flagged IS NOT TRUE
+        AND p.event_id IN (SELECT private.my_revealed_event_ids())
+      )
+    )
 $$;
 
 GRANT EXECUTE ON FUNCTION public.photo_like_counts(uuid[]) TO authenticated;

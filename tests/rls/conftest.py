@@ -1,0 +1,220 @@
+"""Fixtures for the row-level security tests: a privileged connection, a small world of
+users, events, photos and likes built straight in SQL, and `as_role` to run statements as a
+user would.
+
+Every check follows Supabase's pgTAP habit: in one transaction, `SET LOCAL ROLE`, set
+`request.jwt.claims`, run the statement, assert, roll back. Denied grants and failed
+`WITH CHECK`s raise 42501; rows a `USING` clause filters out simply do not come back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg.rows import DictRow, dict_row
+
+Conn = psycopg.AsyncConnection[DictRow]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Conn]:
+    """A connection as the owner of the tables (RLS does not apply), in autocommit."""
+    conn = await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, row_factory=dict_row
+    )
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def as_role(conn: Conn, user: UUID | None) -> AsyncIterator[Conn]:
+    """A transaction as `authenticated` with `user`'s claims, or as `anon` for None.
+
+    Always rolled back, so an allowed write in one check never leaks into the next.
+    """
+    async with conn.transaction(force_rollback=True):
+        if user is None:
+            await conn.execute("SET LOCAL ROLE anon")
+            claims: dict[str, str] = {"role": "anon"}
+        else:
+            await conn.execute("SET LOCAL ROLE authenticated")
+            claims = {"sub": str(user), "role": "authenticated"}
+        await conn.execute(
+            "SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),)
+        )
+        yield conn
+
+
+async def fetch(
+    conn: Conn, query: LiteralString, params: Sequence[Any] | dict[str, Any] = ()
+) -> list[DictRow]:
+    cur = await conn.execute(query, params)
+    return await cur.fetchall()
+
+
+async def ids(
+    conn: Conn, query: LiteralString, params: Sequence[Any] | dict[str, Any] = ()
+) -> set[UUID]:
+    """The first column of every row, as a set (for statements returning ids)."""
+    cur = await conn.execute(query, params)
+    return {next(iter(row.values())) for row in await cur.fetchall()}
+
+
+async def as_user(
+    conn: Conn,
+    user: UUID | None,
+    query: LiteralString,
+    params: Sequence[Any] | dict[str, Any] = (),
+) -> list[DictRow]:
+    """Run one statement as `user` (None: anon) and return its rows; rolled back."""
+    async with as_role(conn, user) as c:
+        return await fetch(c, query, params)
+
+
+# --- Building the world, as the owner -------------------------------------------------
+
+
+async def new_user(conn: Conn, username: str) -> UUID:
+    """An account; the signup trigger creates its profile."""
+    cur = await conn.execute(
+        "INSERT INTO auth.users (email, raw_user_meta_data)"
+        " VALUES (%s, jsonb_build_object('username', %s::text)) RETURNING id",
+        (f"{username}@example.com", username),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    user_id: UUID = row["id"]
+    return user_id
+
+
+async def new_event(
+    conn: Conn, creator: UUID, *, revealed: bool, name: str = "Party", deleted: bool = False
+) -> UUID:
+    """An event (its creator becomes a member by trigger), revealed a day ago or in a day."""
+    cur = await conn.execute(
+        "INSERT INTO events (name, creator_id, starts_at, release_at, is_deleted)"
+        " VALUES (%(name)s, %(creator)s, now() - interval '2 days',"
+        " CASE WHEN %(revealed)s THEN now() - interval '1 day'"
+        " ELSE now() + interval '1 day' END, %(deleted)s) RETURNING id",
+        {"name": name, "creator": creator, "revealed": revealed, "deleted": deleted},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    event_id: UUID = row["id"]
+    return event_id
+
+
+async def add_member(conn: Conn, event: UUID, user: UUID) -> None:
+    await conn.execute(
+        "INSERT INTO event_members (event_id, user_id) VALUES (%s, %s)", (event, user)
+    )
+
+
+async def new_photo(
+    conn: Conn, event: UUID, owner: UUID, *, status: str = "uploaded", flagged: bool = False
+) -> UUID:
+    cur = await conn.execute(
+        "INSERT INTO photos (event_id, user_id, storage_path, upload_status, is_flagged,"
+        " width, height) VALUES (%s, %s, %s, %s, %s, 1080, 1440) RETURNING id",
+        (event, owner, f"{event}/{owner}/{status}-{flagged}.jpg", status, flagged),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    photo_id: UUID = row["id"]
+    return photo_id
+
+
+async def add_like(conn: Conn, photo: UUID, user: UUID) -> None:
+    await conn.execute("INSERT INTO photo_likes (photo_id, user_id) VALUES (%s, %s)", (photo, user))
+
+
+@dataclass
+class World:
+    """Who is where, and which photos exist.
+
+    - alice creates `before` (release tomorrow), `after` (revealed yesterday) and `gone`
+      (revealed, then deleted); bob is a member of all three.
+    - carol is in none of them; she created `other` (revealed) and has a photo there.
+    - dave joined `after`, uploaded a photo, then left.
+    Photos are keyed "<event>.<owner>.<state>", state being uploaded, pending, failed or
+    flagged (flagged ones are uploaded).
+    """
+
+    alice: UUID
+    bob: UUID
+    carol: UUID
+    dave: UUID
+    before: UUID
+    after: UUID
+    gone: UUID
+    other: UUID
+    photos: dict[str, UUID] = field(default_factory=dict)
+
+    def photo_ids(self, *keys: str) -> set[UUID]:
+        return {self.photos[k] for k in keys}
+
+    def photos_of(self, event: str) -> set[UUID]:
+        return {v for k, v in self.photos.items() if k.startswith(f"{event}.")}
+
+
+async def _photo(conn: Conn, w: World, key: str) -> None:
+    event_name, owner_name, state = key.split(".")
+    event: UUID = getattr(w, event_name)
+    owner: UUID = getattr(w, owner_name)
+    if state == "flagged":
+        w.photos[key] = await new_photo(conn, event, owner, flagged=True)
+    else:
+        w.photos[key] = await new_photo(conn, event, owner, status=state)
+
+
+@pytest.fixture
+async def world(db: Conn) -> World:
+    alice = await new_user(db, "alice")
+    bob = await new_user(db, "bob")
+    carol = await new_user(db, "carol")
+    dave = await new_user(db, "dave")
+    w = World(
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        dave=dave,
+        before=await new_event(db, alice, revealed=False, name="Before"),
+        after=await new_event(db, alice, revealed=True, name="After"),
+        gone=await new_event(db, alice, revealed=True, name="Gone"),
+        other=await new_event(db, carol, revealed=True, name="Other"),
+    )
+    for event in (w.before, w.after, w.gone):
+        await add_member(db, event, bob)
+    await add_member(db, w.after, dave)
+    for key in (
+        "before.alice.uploaded",
+        "before.alice.pending",
+        "before.bob.uploaded",
+        "before.bob.pending",
+        "before.bob.flagged",
+        "after.alice.uploaded",
+        "after.alice.pending",
+        "after.alice.failed",
+        "after.alice.flagged",
+        "after.bob.uploaded",
+        "after.bob.pending",
+        "after.dave.uploaded",
+        "gone.alice.uploaded",
+        "gone.bob.uploaded",
+        "other.carol.uploaded",
+    ):
+        await _photo(db, w, key)
+    await db.execute(
+        "DELETE FROM event_members WHERE event_id = %s AND user_id = %s", (w.after, dave)
+    )
+    await db.execute("UPDATE events SET is_deleted = true WHERE id = %s", (w.gone,))
+    return w
