@@ -1,0 +1,1 @@
+"""Photos: upload processing (variants, metadata stripping, blurhash) and, later, endpoints."""
