@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     site_url: str | None = None
     redirect_allow_list: list[str] = Field(default_factory=list)
     otp_ttl: Seconds = 60 * 60 * 24
+    # At most one confirmation or recovery mail per address in this many seconds.
+    email_send_interval: int = Field(60, ge=0)
 
     # --- mail ---
     smtp_url: str | None = Field(

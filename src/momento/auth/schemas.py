@@ -1,0 +1,48 @@
+"""Request bodies of the GoTrue API.
+
+Supabase clients add members of their own (`gotrue_meta_security`, `code_challenge`, ...), so
+unknown members are ignored, never refused. Required-ness is checked by the service, which
+answers with GoTrue's error codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SignupBody(_Body):
+    email: str | None = None
+    password: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class PasswordGrantBody(_Body):
+    email: str | None = None
+    password: str | None = None
+
+
+class RefreshGrantBody(_Body):
+    refresh_token: str | None = None
+
+
+class RecoverBody(_Body):
+    email: str | None = None
+
+
+class VerifyBody(_Body):
+    type: str | None = None
+    email: str | None = None
+    token: str | None = None
+    token_hash: str | None = None
+
+
+class UpdateUserBody(_Body):
+    email: str | None = None
+    password: str | None = None
+    data: dict[str, Any] | None = None
