@@ -7,7 +7,13 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from momento.deps import ServicesDep, UserDep, client_ip
-from momento.errors import InvalidToken, PayloadTooLarge, RateLimited, Unauthorized
+from momento.errors import (
+    InvalidToken,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
 from momento.events import service
 from momento.events.errors import (
     CreatorCannotLeave,
@@ -18,7 +24,7 @@ from momento.events.errors import (
     ReleaseLocked,
 )
 from momento.events.schemas import Event, EventCreate, EventUpdate, JoinRequest, Member
-from momento.kit.schemas import problems
+from momento.kit.schemas import problems, summaries_from_docstrings
 from momento.profiles.errors import UserNotFound
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -30,7 +36,7 @@ _AUTH = (Unauthorized, InvalidToken)
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=Event,
-    responses=problems(*_AUTH, UserNotFound, ReleaseBeforeStart, PayloadTooLarge),
+    responses=problems(*_AUTH, UserNotFound, ValidationFailed, ReleaseBeforeStart, PayloadTooLarge),
     description="The event gets a unique 6-character join code and the caller as its first member.",
 )
 async def create_event(services: ServicesDep, user: UserDep, body: EventCreate) -> Event:
@@ -49,7 +55,9 @@ async def list_events(services: ServicesDep, user: UserDep) -> list[Event]:
     response_model=Event,
     responses={
         201: {"description": "Joined: the event, with the caller now a member.", "model": Event},
-        **problems(*_AUTH, UserNotFound, JoinCodeInvalid, RateLimited, PayloadTooLarge),
+        **problems(
+            *_AUTH, UserNotFound, JoinCodeInvalid, RateLimited, PayloadTooLarge, ValidationFailed
+        ),
     },
     description="Answers 201 when this call added the membership and 200 when the caller was"
     " already a member. Deleted events cannot be joined. Limited per client address and per"
@@ -66,7 +74,9 @@ async def join_event(
     return event
 
 
-@router.get("/{event_id}", response_model=Event, responses=problems(*_AUTH, EventNotFound))
+@router.get(
+    "/{event_id}", response_model=Event, responses=problems(*_AUTH, EventNotFound, ValidationFailed)
+)
 async def get_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> Event:
     """Get an event I am a member of."""
     return await service.get_event(services.db, user.claims, event_id)
@@ -76,7 +86,13 @@ async def get_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -
     "/{event_id}",
     response_model=Event,
     responses=problems(
-        *_AUTH, EventNotFound, NotEventCreator, ReleaseLocked, ReleaseBeforeStart, PayloadTooLarge
+        *_AUTH,
+        EventNotFound,
+        NotEventCreator,
+        ReleaseLocked,
+        ValidationFailed,
+        ReleaseBeforeStart,
+        PayloadTooLarge,
     ),
     description="Creator only. Absent fields stay as they are; release_at cannot move once the"
     " event is revealed.",
@@ -92,7 +108,7 @@ async def update_event(
     "/{event_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(*_AUTH, EventNotFound, NotEventCreator),
+    responses=problems(*_AUTH, EventNotFound, NotEventCreator, ValidationFailed),
     description="Creator only. The event disappears for every member and cannot be joined.",
 )
 async def delete_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> None:
@@ -104,7 +120,7 @@ async def delete_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID
     "/{event_id}/membership",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(*_AUTH, EventNotFound, CreatorCannotLeave),
+    responses=problems(*_AUTH, EventNotFound, CreatorCannotLeave, ValidationFailed),
 )
 async def leave_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> None:
     """Leave an event."""
@@ -114,8 +130,11 @@ async def leave_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID)
 @router.get(
     "/{event_id}/members",
     response_model=list[Member],
-    responses=problems(*_AUTH, EventNotFound),
+    responses=problems(*_AUTH, EventNotFound, ValidationFailed),
 )
 async def list_members(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> list[Member]:
     """List an event's members, in the order they joined."""
     return await service.list_members(services.db, user.claims, event_id)
+
+
+summaries_from_docstrings(router)

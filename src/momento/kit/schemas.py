@@ -1,4 +1,4 @@
-"""Pieces every domain's schemas share: UTC timestamps and the problem responses in OpenAPI."""
+"""Pieces every domain's schemas share: UTC timestamps and what OpenAPI says about routes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel
 
-from momento.errors import MomentoError, ValidationFailed
+from momento.errors import MomentoError
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -36,12 +38,11 @@ _PROBLEM_SCHEMA = Problem.model_json_schema()
 def problems(*errors: type[MomentoError]) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status with the stable codes it may answer.
 
-    Every route also gets 422 `validation_failed` (FastAPI would otherwise document its own
-    validation body, which is not what the app sends).
+    Routes with a body or path parameters list ValidationFailed too, which replaces FastAPI's
+    own 422 entry (a body the app never sends).
     """
     by_status: dict[int, list[type[MomentoError]]] = defaultdict(list)
-    every: tuple[type[MomentoError], ...] = (*errors, ValidationFailed)
-    for err in every:
+    for err in errors:
         if err not in by_status[err.status]:
             by_status[err.status].append(err)
     out: dict[int | str, dict[str, Any]] = {}
@@ -52,3 +53,14 @@ def problems(*errors: type[MomentoError]) -> dict[int | str, dict[str, Any]]:
             "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
         }
     return out
+
+
+def summaries_from_docstrings(router: APIRouter) -> None:
+    """Make each handler's one-line docstring its OpenAPI summary (FastAPI would use it as the
+    description and derive the summary from the function name)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.summary is None and route.endpoint.__doc__:
+            doc = route.endpoint.__doc__.strip()
+            route.summary = doc
+            if route.description == doc:
+                route.description = ""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from momento.deps import ServicesDep, UserDep
-from momento.errors import InvalidToken, PayloadTooLarge, Unauthorized
-from momento.kit.schemas import problems
+from momento.errors import InvalidToken, PayloadTooLarge, Unauthorized, ValidationFailed
+from momento.kit.schemas import problems, summaries_from_docstrings
 from momento.profiles import service
 from momento.profiles.errors import UsernameTaken, UserNotFound
 from momento.profiles.schemas import USERNAME_RULES, DeviceToken, Profile, ProfileUpdate, Stats
@@ -26,7 +26,7 @@ async def get_me(services: ServicesDep, user: UserDep) -> Profile:
 @router.patch(
     "",
     response_model=Profile,
-    responses=problems(*_AUTH, UsernameTaken, PayloadTooLarge),
+    responses=problems(*_AUTH, UsernameTaken, PayloadTooLarge, ValidationFailed),
     description=f"Absent fields stay as they are. Username: {USERNAME_RULES}",
 )
 async def update_me(services: ServicesDep, user: UserDep, body: ProfileUpdate) -> Profile:
@@ -38,7 +38,7 @@ async def update_me(services: ServicesDep, user: UserDep, body: ProfileUpdate) -
     "/device-token",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(*_AUTH, PayloadTooLarge),
+    responses=problems(*_AUTH, PayloadTooLarge, ValidationFailed),
 )
 async def put_device_token(services: ServicesDep, user: UserDep, body: DeviceToken) -> None:
     """Set (or clear) this device's APNs token."""
@@ -65,3 +65,6 @@ async def get_my_stats(services: ServicesDep, user: UserDep) -> Stats:
 async def delete_me(services: ServicesDep, user: UserDep) -> None:
     """Delete my account."""
     await service.delete_account(services.db, user.id)
+
+
+summaries_from_docstrings(router)
