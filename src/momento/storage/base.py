@@ -1,0 +1,194 @@
+"""What every storage backend offers, and the rules for keys, types and file names.
+
+Keys are relative, `/`-separated names such as `events/<event_id>/<photo_id>/original`. They
+are checked by `validate_key` before any backend sees them, so the same key is valid (or not)
+everywhere and no key can name a place outside the storage root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+MAX_KEY_LENGTH = 1024  # S3's limit, in bytes (keys are ASCII here)
+MAX_SEGMENT_LENGTH = 255  # NAME_MAX on common file systems
+MAX_EXPIRES_IN = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
+
+# A segment: safe characters only, and never starting with a dot. That rules out `.` and `..`
+# and keeps hidden names free for the local backend's own temporary and metadata files.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_MIME_PART = r"[A-Za-z0-9!#$&^_.+-]+"
+_CONTENT_TYPE = re.compile(
+    rf"{_MIME_PART}/{_MIME_PART}(?:; ?{_MIME_PART}=(?:{_MIME_PART}|\"[^\"\\\x00-\x1f]*\"))*"
+)
+
+
+class StorageError(Exception):
+    """The storage backend could not do what was asked."""
+
+
+class StorageNotFound(StorageError, KeyError):
+    """No object is stored under the key."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class InvalidKey(StorageError, ValueError):
+    """The key (or prefix, content type, file name) breaks the naming rules."""
+
+
+class UnsafePath(StorageError):
+    """The location is unusable: a symbolic link or a file/folder clash inside the root."""
+
+
+class TooLarge(StorageError):
+    """The object is larger than the upload allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One stored object. `content_type` is None in listings (S3 lists don't carry it)."""
+
+    key: str
+    size: int
+    modified: datetime
+    content_type: str | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where and how a client uploads one object: send `method` to `url` with `headers`.
+
+    `max_bytes` is enforced by the local backend; presigned S3 PUTs cannot enforce a size, so
+    whoever completes the upload must `stat` the object and refuse one that is too large.
+    """
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+    max_bytes: int | None = None
+
+
+class Storage(Protocol):
+    """Objects under keys, reached by clients through signed, expiring URLs only.
+
+    Presigning (`signed_get_url`, `signed_put`) is synchronous on purpose: it is pure CPU
+    work with no I/O, cheap enough to call for every photo of a feed page.
+    """
+
+    default_ttl: int
+
+    async def open(self) -> None:
+        """Prepare the backend (create the root folder, connect the client)."""
+
+    async def close(self) -> None:
+        """Release what `open` acquired."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key`, replacing any object there; readers see old or new."""
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """Size, type and modification time of the object, or None when there is none."""
+
+    async def read(self, key: str) -> bytes:
+        """The whole object; raises `StorageNotFound` when there is none."""
+
+    def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """A local file holding the object for the duration of the `async with` block.
+
+        The local backend yields the stored file itself (read it, never write it); others
+        download it to a temporary file that is removed afterwards.
+        """
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; a missing object is not an error."""
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object whose key starts with `prefix` (which must end with `/`)."""
+
+    def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in key order."""
+
+    def signed_get_url(
+        self, key: str, expires_in: int | None = None, *, filename: str | None = None
+    ) -> str:
+        """A URL that reads the object until it expires (`filename` makes it a download)."""
+
+    def signed_put(
+        self,
+        key: str,
+        content_type: str,
+        *,
+        max_bytes: int | None = None,
+        expires_in: int | None = None,
+    ) -> UploadTarget:
+        """A target a client can upload one object of type `content_type` to."""
+
+
+def validate_key(key: str) -> str:
+    """Return `key` unchanged if it is a valid object key, else raise `InvalidKey`."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKey("the key is empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"the key is longer than {MAX_KEY_LENGTH} characters")
+    for segment in key.split("/"):
+        if not segment:
+            raise InvalidKey("the key has an empty segment (leading, trailing or double '/')")
+        if len(segment) > MAX_SEGMENT_LENGTH:
+            raise InvalidKey(f"a key segment is longer than {MAX_SEGMENT_LENGTH} characters")
+        if not _SEGMENT.fullmatch(segment):
+            raise InvalidKey("key segments use only A-Z a-z 0-9 . _ - and do not start with '.'")
+    return key
+
+
+def validate_prefix(prefix: str, *, allow_empty: bool = True) -> str:
+    """A listing prefix: '' (everything), or a key, optionally ending with '/'."""
+    if prefix == "":
+        if not allow_empty:
+            raise InvalidKey("the prefix is empty")
+        return prefix
+    validate_key(prefix.removesuffix("/"))
+    return prefix
+
+
+def validate_content_type(content_type: str) -> str:
+    """A plain `type/subtype[; param=value]` media type, with no room for header injection."""
+    if (
+        not isinstance(content_type, str)
+        or len(content_type) > 255
+        or not _CONTENT_TYPE.fullmatch(content_type)
+    ):
+        raise InvalidKey("the content type must look like type/subtype")
+    return content_type
+
+
+def validate_expires_in(expires_in: int) -> int:
+    if not 1 <= expires_in <= MAX_EXPIRES_IN:
+        raise InvalidKey(f"expires_in must be between 1 and {MAX_EXPIRES_IN} seconds")
+    return expires_in
+
+
+def clean_filename(filename: str) -> str:
+    """A download name without separators, quotes or control characters."""
+    cleaned = re.sub(r"[\x00-\x1f\x7f\"\\/]", "_", filename).strip().strip(".")
+    if not cleaned:
+        raise InvalidKey("the file name is empty")
+    return cleaned[:255]
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
+    name = clean_filename(filename)
+    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
