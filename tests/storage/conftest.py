@@ -46,7 +46,11 @@ def moto_endpoint() -> Iterator[str]:
 def s3_admin(moto_endpoint: str) -> Iterator[BaseClient]:
     """A plain (blocking) client of the S3 server for the tests' own chores."""
     client = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", endpoint_url=moto_endpoint, **AWS
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=AWS["aws_access_key_id"],
+        aws_secret_access_key=AWS["aws_secret_access_key"],
     )
     try:
         yield client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -156,9 +157,7 @@ async def test_delete_prefix_refuses_partial_and_empty_prefixes(storage: Storage
     assert await stored(storage) == before
 
 
-async def test_delete_prefix_in_batches(
-    storage: Storage, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_delete_prefix_in_batches(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(s3_module, "DELETE_BATCH", 2)
     for i in range(5):
         await storage.put(f"events/e1/p{i}/original", b"x", "image/jpeg")
@@ -280,6 +279,24 @@ async def test_range_requests(
         assert r.content == body
         assert r.headers["content-length"] == str(len(body))
         assert r.headers["accept-ranges"] == "bytes"
+
+
+async def test_expires_at_gives_the_same_url_all_window_long(
+    storage: Storage, http: httpx.AsyncClient
+) -> None:
+    await storage.put(KEY, JPEG, "image/jpeg")
+    expires_at = int(time.time()) + 1800
+    first = storage.signed_get_url(KEY, expires_at=expires_at)
+    await asyncio.sleep(1.1)
+    assert storage.signed_get_url(KEY, expires_at=expires_at) == first
+    assert storage.signed_get_url(KEY, expires_at=expires_at + 1) != first
+    r = await http.get(first)
+    assert r.status_code == 200
+    assert r.content == JPEG
+    max_age = int(r.headers["cache-control"].rsplit("=", 1)[1])
+    assert 0 < max_age <= 3600
+    with pytest.raises(InvalidKey):
+        storage.signed_get_url(KEY, expires_at=int(time.time()) - 1)
 
 
 async def test_presigning_needs_no_io(storage: Storage) -> None:

@@ -119,9 +119,19 @@ class Storage(Protocol):
         """Every object whose key starts with `prefix`, in key order."""
 
     def signed_get_url(
-        self, key: str, expires_in: int | None = None, *, filename: str | None = None
+        self,
+        key: str,
+        expires_in: int | None = None,
+        *,
+        expires_at: int | None = None,
+        filename: str | None = None,
     ) -> str:
-        """A URL that reads the object until it expires (`filename` makes it a download)."""
+        """A URL that reads the object for `expires_in` seconds (default: `default_ttl`).
+
+        With `expires_at` (epoch seconds) instead, the URL expires then and is the same on
+        every call with the same arguments, so a page of URLs can be cached. `filename`
+        makes the response a download under that name.
+        """
 
     def signed_put(
         self,

@@ -443,12 +443,24 @@ class LocalDiskStorage:
     # --- signed URLs --------------------------------------------------------------------
 
     def signed_get_url(
-        self, key: str, expires_in: int | None = None, *, filename: str | None = None
+        self,
+        key: str,
+        expires_in: int | None = None,
+        *,
+        expires_at: int | None = None,
+        filename: str | None = None,
     ) -> str:
         validate_key(key)
-        ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+        now = int(self.clock())
+        if expires_at is None:
+            expires = now + validate_expires_in(
+                self.default_ttl if expires_in is None else expires_in
+            )
+        else:
+            validate_expires_in(expires_at - now)
+            expires = expires_at
         name = clean_filename(filename) if filename else None
-        return self.signer.get_url(key, int(self.clock()) + ttl, name)
+        return self.signer.get_url(key, expires, name)
 
     def signed_put(
         self,

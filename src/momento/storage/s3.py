@@ -5,11 +5,11 @@ Credentials come from the standard AWS chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_AC
 profiles, instance roles), never from the URL. With an `endpoint`, requests use path-style
 addressing, which every S3 clone understands.
 
-Object I/O goes through one aiobotocore client made at `open`. Presigned URLs are made by a
-synchronous botocore client created once at `open` too: signing is pure CPU (SigV4 over the
-method, path, signed headers and expiry), with no network call while credentials are static.
-Presigned PUTs sign the Content-Type header, so S3 refuses an upload of another type; they
-cannot cap the size, so whoever completes an upload checks it with `stat`.
+Object I/O goes through one aiobotocore client made at `open`. Presigned URLs are signed
+locally (`momento.storage.sigv4`): pure CPU, no network, a few microseconds; temporary
+credentials are refreshed in the background before they expire. Presigned PUTs sign the
+Content-Type header, so S3 refuses an upload of another type; they cannot cap the size, so
+whoever completes an upload checks it with `stat`.
 """
 
 from __future__ import annotations
@@ -21,31 +21,32 @@ import functools
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
-import botocore.session
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.config import Config
+from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from momento import logs
 from momento.storage.base import (
+    MAX_EXPIRES_IN,
     ObjectInfo,
     StorageError,
     StorageNotFound,
     UploadTarget,
-    clean_filename,
     content_disposition,
     validate_content_type,
     validate_expires_in,
     validate_key,
     validate_prefix,
 )
+from momento.storage.sigv4 import Credentials, Presigner
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -56,27 +57,16 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-class _Presigner(Protocol):
-    def generate_presigned_url(
-        self,
-        ClientMethod: str,
-        Params: Mapping[str, Any] | None = None,
-        ExpiresIn: int = 3600,
-        HttpMethod: str | None = None,
-    ) -> str: ...
-
-    def close(self) -> None: ...
-
-
 @functools.cache
-def _sync_session() -> botocore.session.Session:
+def _session() -> AioSession:
     # One session per process: it caches the (large) S3 service model between clients.
-    return botocore.session.get_session()
-
-
-@functools.cache
-def _async_session() -> AioSession:
     return get_session()
+
+
+def _credentials(frozen: ReadOnlyCredentials) -> Credentials:
+    if not frozen.access_key or not frozen.secret_key:
+        raise StorageError("the AWS credentials have no access key or secret key")
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def _missing(exc: ClientError) -> bool:
@@ -110,7 +100,9 @@ class S3Storage:
         self._credentials = (access_key, secret_key)
         self._stack: AsyncExitStack | None = None
         self._client: S3Client | None = None
-        self._presigner: _Presigner | None = None
+        self._presigner: Presigner | None = None
+        self._refreshable: AioRefreshableCredentials | None = None
+        self._refreshing: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"S3Storage(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -136,23 +128,18 @@ class S3Storage:
             config["s3"] = {"addressing_style": "path"}
         return config
 
-    def _make_presigner(self) -> _Presigner:
-        client = _sync_session().create_client("s3", config=Config(**self._config()), **self._client_args())
-        return cast(_Presigner, client)
-
     async def open(self) -> None:
         if self._client is not None:
             return
         stack = AsyncExitStack()
         try:
-            creator = _async_session().create_client(
+            creator = _session().create_client(
                 "s3",
                 config=AioConfig(**self._config(), max_pool_connections=32),
                 **self._client_args(),
             )
             self._client = await stack.enter_async_context(creator)
-            # Creating a client may read credential files or ask an instance-metadata service.
-            self._presigner = await asyncio.to_thread(self._make_presigner)
+            self._presigner = await self._make_presigner(self._client)
             try:
                 await self._client.head_bucket(Bucket=self.bucket)
             except ClientError as exc:
@@ -167,10 +154,53 @@ class S3Storage:
             "s3 storage ready", bucket=self.bucket, prefix=self.prefix, endpoint=self.endpoint_url
         )
 
+    async def _make_presigner(self, client: S3Client) -> Presigner:
+        access_key, secret_key = self._credentials
+        if access_key and secret_key:
+            credentials = Credentials(access_key, secret_key)
+        else:
+            source = await _session().get_credentials()
+            if source is None:
+                raise StorageError("no AWS credentials found (set AWS_ACCESS_KEY_ID and ...)")
+            if isinstance(source, AioRefreshableCredentials):
+                self._refreshable = source
+            credentials = _credentials(await source.get_frozen_credentials())
+        # With an endpoint (MinIO & co.) or a dotted bucket name: path-style, else virtual-host.
+        path_style = bool(self.endpoint_url) or "." in self.bucket
+        return Presigner(
+            client.meta.endpoint_url,
+            self.bucket,
+            client.meta.region_name,
+            credentials,
+            path_style=path_style,
+        )
+
+    def _refresh_credentials_soon(self) -> None:
+        """Temporary credentials (roles, SSO) near expiry: refresh them in the background."""
+        source = self._refreshable
+        if source is None or self._refreshing is not None or not source.refresh_needed():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._refreshing = loop.create_task(self._refresh(source))
+
+    async def _refresh(self, source: AioRefreshableCredentials) -> None:
+        try:
+            frozen = await source.get_frozen_credentials()
+            if self._presigner is not None:
+                self._presigner.credentials = _credentials(frozen)
+        except Exception:
+            log.exception("refreshing the S3 credentials failed")
+        finally:
+            self._refreshing = None
+
     async def close(self) -> None:
-        if self._presigner is not None:
-            self._presigner.close()
-            self._presigner = None
+        self._presigner = None
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            self._refreshing = None
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
@@ -291,23 +321,38 @@ class S3Storage:
     # --- signed URLs --------------------------------------------------------------------
 
     @property
-    def presigner(self) -> _Presigner:
+    def presigner(self) -> Presigner:
         if self._presigner is None:
             raise RuntimeError("S3Storage.open() has not been called")
+        self._refresh_credentials_soon()
         return self._presigner
 
     def signed_get_url(
-        self, key: str, expires_in: int | None = None, *, filename: str | None = None
+        self,
+        key: str,
+        expires_in: int | None = None,
+        *,
+        expires_at: int | None = None,
+        filename: str | None = None,
     ) -> str:
-        ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
-        params = {
-            "Bucket": self.bucket,
-            "Key": self._key(key),
-            "ResponseCacheControl": f"private, max-age={ttl}",
-        }
+        key = self._key(key)
+        now = int(time.time())
+        if expires_at is None:
+            signed_at = now
+            ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+        else:
+            # Same expiry, same URL: sign at a time derived from the expiry alone, the start
+            # of the default-TTL-sized window that covers now.
+            remaining = validate_expires_in(expires_at - now)
+            windows = -(-remaining // self.default_ttl)
+            ttl = min(windows * self.default_ttl, MAX_EXPIRES_IN)
+            signed_at = expires_at - ttl
+        params = {"response-cache-control": f"private, max-age={ttl}"}
         if filename:
-            params["ResponseContentDisposition"] = content_disposition(clean_filename(filename))
-        return self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
+            params["response-content-disposition"] = content_disposition(filename)
+        return self.presigner.presign(
+            "GET", key, expires_in=ttl, signed_at=signed_at, params=params
+        )
 
     def signed_put(
         self,
@@ -317,18 +362,17 @@ class S3Storage:
         max_bytes: int | None = None,
         expires_in: int | None = None,
     ) -> UploadTarget:
+        key = self._key(key)
+        validate_content_type(content_type)
         ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
-        params = {
-            "Bucket": self.bucket,
-            "Key": self._key(key),
-            "ContentType": validate_content_type(content_type),
-        }
-        expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
-        url = self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl)
+        now = int(time.time())
+        url = self.presigner.presign(
+            "PUT", key, expires_in=ttl, signed_at=now, headers={"content-type": content_type}
+        )
         return UploadTarget(
             url=url,
             method="PUT",
             headers={"Content-Type": content_type},
-            expires_at=expires_at,
+            expires_at=datetime.fromtimestamp(now + ttl, tz=UTC),
             max_bytes=max_bytes,
         )
