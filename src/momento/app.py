@@ -11,6 +11,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +57,12 @@ def build_services(settings: Settings, database_url: str) -> Services:
 
 
 class BodyLimit:
-    """Refuse request bodies over the limit before they are read into memory."""
+    """Refuse request bodies over the limit before they are read into memory.
+
+    A declared Content-Length over the limit is answered at once. A chunked body is counted
+    as it streams; once over, this middleware answers 413 itself, tells the app the client
+    went away (so it stops reading) and drops whatever the app tries to send afterwards.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -69,27 +75,40 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    declared = int(value)
                 except ValueError:
-                    too_big = False
-                    response = render(BadRequest("Content-Length is not a number."))
-                    await response(scope, receive, send)
+                    await render(BadRequest("Content-Length is not a number."))(
+                        scope, receive, send
+                    )
                     return
-                if too_big:
+                if declared > self.max_bytes:
                     await render(self._error())(scope, receive, send)
                     return
         seen = 0
+        refused = False
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._error()
+                if seen > self.max_bytes and not refused:
+                    if not started:
+                        await render(self._error())(scope, receive, send)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited, send)
+        await self.app(scope, limited, guarded_send)
 
     def _error(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
@@ -145,6 +164,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def unhandled(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            # The client went away, or BodyLimit cut the body off and answered already.
+            return Response(status_code=400)
         log.exception("unhandled error", path=request.url.path, method=request.method)
         return problem_response(
             500, "internal_error", "Something went wrong on our side.", "Internal Server Error"
