@@ -281,3 +281,19 @@ async def test_mail_failure_on_signup_is_reported(services: Services) -> None:
         # /recover still answers as for any address.
         r = await c.post("/auth/v1/recover", json={"email": "bo@example.com"}, headers=API)
         assert r.status_code == 200
+
+
+async def test_without_smtp_the_mail_goes_to_the_log(
+    client: httpx.AsyncClient,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Embedded mode with no SMTP_URL: the reset link is written to the log instead."""
+    await add_user(services, "ana@example.com")
+    r = await recover(client, "ana@example.com")
+    assert r.status_code == 200
+    out = capsys.readouterr()
+    logged = caplog.text + out.out + out.err
+    stored = await scalar(services, "SELECT recovery_token FROM auth.users")
+    assert f"token={stored}" in logged
