@@ -139,3 +139,23 @@ async def test_security_definer_functions_pin_their_search_path(db: Conn) -> Non
         " AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%%')",
     )
     assert rows == []
+
+
+async def test_anon_holds_no_table_privilege_anywhere(db: Conn) -> None:
+    """Nothing in the API works without signing in; a grant to anon fails here."""
+    rows = await fetch(
+        db,
+        "SELECT n.nspname || '.' || c.relname AS rel FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname IN ('public', 'private', 'auth', 'momento')"
+        " AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+        " AND (has_any_column_privilege('anon', c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')"
+        "      OR has_table_privilege('anon', c.oid, 'DELETE, TRUNCATE, TRIGGER'))",
+    )
+    assert rows == []
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+async def test_server_bookkeeping_schema_is_closed_to_users(db: Conn, role: str) -> None:
+    rows = await fetch(db, "SELECT has_schema_privilege(%s, 'momento', 'USAGE') AS usage", (role,))
+    assert rows == [{"usage": False}]
