@@ -11,10 +11,10 @@ Clients only ever get signed, expiring URLs: `signed_get_url` to read, `signed_p
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from momento.storage.base import (
     InvalidKey,
+    NoStorage,
     ObjectInfo,
     Storage,
     StorageError,
@@ -27,11 +27,13 @@ from momento.storage.base import (
     validate_prefix,
 )
 from momento.storage.local import FileUrlSigner, LocalDiskStorage
+from momento.storage.url import parse as parse_url
 
 __all__ = [
     "FileUrlSigner",
     "InvalidKey",
     "LocalDiskStorage",
+    "NoStorage",
     "ObjectInfo",
     "Storage",
     "StorageError",
@@ -41,6 +43,7 @@ __all__ = [
     "UploadTarget",
     "from_url",
     "is_local",
+    "parse_url",
     "validate_content_type",
     "validate_key",
     "validate_prefix",
@@ -49,7 +52,7 @@ __all__ = [
 
 def is_local(storage_url: str | None) -> bool:
     """True when `storage_url` selects the local-disk backend."""
-    return not storage_url or urlsplit(storage_url).scheme == "file"
+    return parse_url(storage_url).kind == "file"
 
 
 def from_url(
@@ -64,35 +67,22 @@ def from_url(
 
     `secret` signs local file URLs and is required for the local backend; `public_base_url`
     is where this server is reached (local URLs are `<public_base_url>/files/<key>?...`).
+    Raises ValueError for an unusable URL.
     """
-    if is_local(storage_url):
+    where = parse_url(storage_url)
+    if where.kind == "file":
         if secret is None:
             raise ValueError("the local storage backend needs a signing secret")
-        root = Path(data_dir) / "files"
-        if storage_url:
-            parts = urlsplit(storage_url)
-            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-                raise ValueError("STORAGE_URL: use file:///absolute/path")
-            root = Path(unquote(parts.path))
+        root = where.path or Path(data_dir) / "files"
         return LocalDiskStorage(
             root, FileUrlSigner(secret, public_base_url), default_ttl=default_ttl
         )
-    assert storage_url is not None
-    parts = urlsplit(storage_url)
-    if parts.scheme != "s3":
-        raise ValueError("STORAGE_URL must be file:///path or s3://bucket?endpoint=...")
-    if not parts.hostname:
-        raise ValueError("STORAGE_URL: s3:// needs a bucket name, as in s3://photos")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"endpoint", "region"}
-    if unknown:
-        raise ValueError(f"STORAGE_URL: unknown parameter(s) {', '.join(sorted(unknown))}")
     from momento.storage.s3 import S3Storage  # imports botocore: only when S3 is used
 
     return S3Storage(
-        parts.netloc,
-        prefix=unquote(parts.path).strip("/"),
-        endpoint_url=query.get("endpoint"),
-        region=query.get("region"),
+        where.bucket,
+        prefix=where.prefix,
+        endpoint_url=where.endpoint,
+        region=where.region,
         default_ttl=default_ttl,
     )

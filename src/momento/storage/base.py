@@ -202,3 +202,59 @@ def content_disposition(filename: str) -> str:
     if ascii_name == name:
         return f'attachment; filename="{name}"'
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class NoStorage:
+    """A placeholder for services built without storage (tools, tests): every use fails."""
+
+    default_ttl = 3600
+
+    def _fail(self) -> StorageError:
+        return StorageError("no storage is configured for these services")
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        raise self._fail()
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        raise self._fail()
+
+    async def read(self, key: str) -> bytes:
+        raise self._fail()
+
+    def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:
+        raise self._fail()
+
+    async def delete(self, key: str) -> None:
+        raise self._fail()
+
+    async def delete_prefix(self, prefix: str) -> int:
+        raise self._fail()
+
+    def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
+        raise self._fail()
+
+    def signed_get_url(
+        self,
+        key: str,
+        expires_in: int | None = None,
+        *,
+        expires_at: int | None = None,
+        filename: str | None = None,
+    ) -> str:
+        raise self._fail()
+
+    def signed_put(
+        self,
+        key: str,
+        content_type: str,
+        *,
+        max_bytes: int | None = None,
+        expires_in: int | None = None,
+    ) -> UploadTarget:
+        raise self._fail()
