@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For is trusted ("*" for all).
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # --- storage ---
+    # Where photos are kept: unset for `<data dir>/files`, `file:///path`, or
+    # `s3://bucket[/prefix]?endpoint=http://host:9000&region=...` (credentials: AWS_* variables).
+    storage_url: str | None = Field(
+        None, validation_alias=AliasChoices("STORAGE_URL", "MOMENTO_STORAGE_URL")
+    )
+    # Signs the local backend's file URLs. Generated and kept in the data directory unless set;
+    # required in production when files are stored locally.
+    files_signing_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("FILES_SIGNING_SECRET", "MOMENTO_FILES_SIGNING_SECRET"),
+        min_length=32,
+    )
+    # How long signed file URLs stay valid.
+    signed_url_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
+
     # --- rate limits (requests per window, per client address and per account) ---
     rate_limit_window: Seconds = 60
     rate_limit_login_per_ip: int = Field(30, ge=1)
@@ -124,6 +140,16 @@ class Settings(BaseSettings):
             raise ValueError("must look like smtp://user:pass@host:587 or smtps://host:465")
         return v
 
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        from momento.storage.url import parse
+
+        parse(v)
+        return v
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, v: str) -> str:
@@ -147,6 +173,8 @@ class Settings(BaseSettings):
                 )
                 if not value
             ]
+            if self.local_storage and not self.files_signing_secret:
+                missing.append("FILES_SIGNING_SECRET")
             if missing:
                 raise ValueError("production mode needs " + ", ".join(missing) + " to be set")
         return self
@@ -155,6 +183,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when the server starts its own PostgreSQL (no DATABASE_URL given)."""
         return self.database_url is None
+
+    @property
+    def local_storage(self) -> bool:
+        """True when files live on this machine's disk (no s3:// STORAGE_URL)."""
+        return not (self.storage_url or "").startswith("s3:")
 
     @property
     def base_url(self) -> str:
@@ -179,7 +212,7 @@ def load_settings(**overrides: object) -> Settings:
             name = _env_name(err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             shown = "" if "production" in msg else f" (got {err.get('input')!r})"
-            if name.endswith(("KEY", "URL", "PASSWORD")):
+            if name.endswith(("KEY", "URL", "PASSWORD", "SECRET")):
                 shown = ""  # never echo secrets
             problems.append(f"{name}: {msg}{shown}")
         raise SettingsError(problems) from None
