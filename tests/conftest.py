@@ -65,9 +65,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
 async def services(settings: Settings, database_url: str) -> AsyncIterator[Services]:
     svc = build_services(settings, database_url)
     await svc.db.open()
+    await svc.storage.open()
     try:
         yield svc
     finally:
+        await svc.storage.close()
         await svc.db.close()
 
 
@@ -102,6 +104,7 @@ def app_for(services: Services, **setting_overrides: object) -> httpx.AsyncClien
         tokens=services.tokens,
         mailer=services.mailer,
         limiter=RateLimiter(services.db, settings.rate_limit_window),
+        storage=services.storage,
     )
     app = create_app(svc, manage_pool=False)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

@@ -36,6 +36,9 @@ from momento.events.endpoints import router as events_router
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import from_settings as mailer_from_settings
 from momento.profiles.endpoints import router as profiles_router
+from momento.storage import from_url as storage_from_url
+from momento.storage import secret as storage_secret
+from momento.storage.endpoints import router as files_router
 
 log = logs.get("momento.app")
 
@@ -47,12 +50,26 @@ def build_services(settings: Settings, database_url: str) -> Services:
     else:
         signing_key = keys.load_or_create(Path(settings.data_dir))
     db = Database(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    files_secret = None
+    if settings.local_storage:
+        files_secret = (
+            settings.files_signing_secret.encode()
+            if settings.files_signing_secret
+            else storage_secret.load_or_create(Path(settings.data_dir))
+        )
     return Services(
         settings=settings,
         db=db,
         tokens=TokenService(signing_key, settings.base_url + "/auth/v1", settings.access_token_ttl),
         mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
         limiter=RateLimiter(db, settings.rate_limit_window),
+        storage=storage_from_url(
+            settings.storage_url,
+            Path(settings.data_dir),
+            files_secret,
+            settings.base_url,
+            default_ttl=settings.signed_url_ttl,
+        ),
     )
 
 
@@ -69,7 +86,8 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # Signed file uploads carry their own size cap (momento.storage.endpoints).
+        if scope["type"] != "http" or scope["path"].startswith("/files/"):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
@@ -185,10 +203,12 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_pool:
             await services.db.open()
+            await services.storage.open()
         try:
             yield
         finally:
             if manage_pool:
+                await services.storage.close()
                 await services.db.close()
 
     app = FastAPI(
@@ -205,6 +225,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
+    app.include_router(files_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from momento.db import Database
 from momento.errors import Unauthorized
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import Mailer
+from momento.storage import NoStorage, Storage
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Services:
     tokens: TokenService
     mailer: Mailer
     limiter: RateLimiter
+    # Photo files; `momento.app.build_services` sets the configured backend.
+    storage: Storage = field(default_factory=NoStorage)
 
 
 @dataclass(frozen=True)
