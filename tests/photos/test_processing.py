@@ -275,6 +275,26 @@ def test_tiny_image_is_not_upscaled() -> None:
         assert (image.width, image.height) == (24, 12)
 
 
+def test_cmyk_jpeg_variants_are_srgb_and_original_keeps_adobe_marker() -> None:
+    # Also a regression test: libvips 8.18 crashed saving the display of a CMYK upload.
+    buffer = io.BytesIO()
+    Image.new("CMYK", (200, 100), (0, 255, 255, 0)).save(buffer, "JPEG")
+    photo = process(buffer.getvalue())
+    display = _load(photo.display)
+    assert (display.bands, display.interpretation) == (3, "srgb")
+    assert _is(display.getpoint(10, 10), RED)
+    assert _load(photo.original).interpretation == "cmyk"
+    assert b"Adobe" in photo.original
+
+
+def test_greyscale_jpeg() -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (200, 100), 128).save(buffer, "JPEG")
+    photo = process(buffer.getvalue())
+    assert _load(photo.display).bands == 1
+    assert BLURHASH_CHARS.match(photo.blurhash)
+
+
 def test_strip_jpeg_keeps_a_progressive_jpeg_intact() -> None:
     data = bytes(_load(_noise_jpeg(300, 200)).jpegsave_buffer(interlace=True, Q=80, keep="none"))
     stripped = strip_jpeg(data + b"trailer")

@@ -232,7 +232,7 @@ def _process_vips(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
     display = pyvips.Image.thumbnail_buffer(
         data, DISPLAY_SIZE, height=DISPLAY_SIZE, size="down", fail_on="error"
     )
-    display = _for_jpeg(display).copy_memory()
+    display = _for_jpeg(_own_profile(display)).copy_memory()
     display_bytes, thumb_bytes, blurhash = _variants(display)
 
     if mime == JPEG:
@@ -313,6 +313,20 @@ def _unsupported_or_corrupt(exc: Exception) -> ImageRejected:
     if "unsupported" in text or "not been built in" in text or "no decoding plugin" in text:
         return ImageRejected(UNSUPPORTED_TYPE, "This HEIF photo uses a codec we cannot read.")
     return _corrupt()
+
+
+def _own_profile(image: pyvips.Image) -> pyvips.Image:
+    """Attach a private copy of the ICC profile.
+
+    With the operation cache off, libvips 8.18 frees the fallback sRGB profile that `thumbnail`
+    attaches after converting CMYK while the image still points at it: saving then crashes.
+    """
+    if image.get_typeof("icc-profile-data") == 0:
+        return image
+    profile = bytes(image.get("icc-profile-data"))
+    image = image.copy()
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
+    return image
 
 
 def _for_jpeg(image: pyvips.Image) -> pyvips.Image:
