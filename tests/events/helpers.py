@@ -53,12 +53,13 @@ async def add_photo(
     status: str = "uploaded",
     flagged: bool = False,
 ) -> uuid.UUID:
-    """A photo row as the upload flow will leave it (the photos API comes later)."""
+    """A photo row as the upload flow leaves it."""
+    photo = uuid.uuid4()
     async with services.db.privileged() as conn:
         cur = await conn.execute(
-            "INSERT INTO public.photos (event_id, user_id, storage_path, upload_status,"
-            " is_flagged) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (event_id, user.id, f"{event_id}/{uuid.uuid4()}.jpg", status, flagged),
+            "INSERT INTO public.photos (id, event_id, user_id, storage_path, upload_status,"
+            " is_flagged) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (photo, event_id, user.id, f"events/{event_id}/{photo}", status, flagged),
         )
         row = await cur.fetchone()
     assert row is not None

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -142,10 +142,11 @@ async def add_member(conn: Conn, event: UUID, user: UUID) -> None:
 async def new_photo(
     conn: Conn, event: UUID, owner: UUID, *, status: str = "uploaded", flagged: bool = False
 ) -> UUID:
+    photo = uuid4()
     cur = await conn.execute(
-        "INSERT INTO photos (event_id, user_id, storage_path, upload_status, is_flagged,"
-        " width, height) VALUES (%s, %s, %s, %s, %s, 1080, 1440) RETURNING id",
-        (event, owner, f"{event}/{owner}/{status}-{flagged}.jpg", status, flagged),
+        "INSERT INTO photos (id, event_id, user_id, storage_path, upload_status, is_flagged,"
+        " width, height) VALUES (%s, %s, %s, %s, %s, %s, 1080, 1440) RETURNING id",
+        (photo, event, owner, f"events/{event}/{photo}", status, flagged),
     )
     row = await cur.fetchone()
     assert row is not None

@@ -9,8 +9,11 @@ from psycopg import errors
 
 from tests.rls.conftest import VISIBLE, Conn, World, as_role, as_user, fetch, ids
 
+# storage_path must follow the layout events/<event>/<photo> (photos_storage_path_layout).
 NEW_PHOTO = (
-    "INSERT INTO photos (event_id, user_id, storage_path) VALUES (%s, %s, 'x.jpg')"
+    "INSERT INTO photos (id, event_id, user_id, storage_path)"
+    " SELECT v.i, v.e, v.u, 'events/' || v.e || '/' || v.i"
+    " FROM (SELECT gen_random_uuid() AS i, %s::uuid AS e, %s::uuid AS u) v"
     " RETURNING id, username, upload_status, is_flagged"
 )
 
