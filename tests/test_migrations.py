@@ -19,17 +19,17 @@ async def fresh_db(pg: embedded.EmbeddedPostgres) -> AsyncIterator[str]:
     name = f"mig_{secrets.token_hex(4)}"
     admin = pg.url.replace("/momento_test?", "/postgres?")
     async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-        await conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        await conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield pg.url.replace("/momento_test?", f"/{name}?")
     finally:
         async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
-            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def _count(url: str, sql: str) -> int:
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        cur = await conn.execute(sql)  # type: ignore[arg-type]
+        cur = await conn.execute(sql)
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from momento.errors import (
 from momento.events.endpoints import router as events_router
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import from_settings as mailer_from_settings
+from momento.photos.endpoints import router as photos_router
 from momento.profiles.endpoints import router as profiles_router
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
@@ -70,6 +72,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
             settings.base_url,
             default_ttl=settings.signed_url_ttl,
         ),
+        image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
     )
 
 
@@ -210,6 +213,8 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
             if manage_pool:
                 await services.storage.close()
                 await services.db.close()
+                if services.image_executor is not None:
+                    services.image_executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="Momento Server",
@@ -224,6 +229,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")
+    app.include_router(photos_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
     app.include_router(files_router)
 

@@ -110,6 +110,17 @@ class Settings(BaseSettings):
     # How long signed file URLs stay valid.
     signed_url_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
+    # --- photos ---
+    photo_limit_free: int = Field(100, ge=1)
+    photo_limit_premium: int = Field(1000, ge=1)
+    # Uploads are accepted until release_at plus this grace (photos shot offline arrive late).
+    upload_grace: int = Field(6 * 3600, ge=0)
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    # Decompression-bomb guard: images with more pixels are refused before decoding.
+    max_pixels: int = Field(100_000_000, ge=1_000_000)
+    # Threads doing image work (libvips and pillow-heif release the GIL).
+    image_workers: int = Field(2, ge=1, le=64)
+
     # --- rate limits (requests per window, per client address and per account) ---
     rate_limit_window: Seconds = 60
     rate_limit_login_per_ip: int = Field(30, ge=1)
@@ -160,6 +171,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
+        if self.photo_limit_premium < self.photo_limit_free:
+            raise ValueError("MOMENTO_PHOTO_LIMIT_PREMIUM must not be below the free limit")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("MOMENTO_DB_POOL_MIN must not exceed MOMENTO_DB_POOL_MAX")
         if self.env is Environment.production:

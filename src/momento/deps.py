@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -28,6 +29,8 @@ class Services:
     limiter: RateLimiter
     # Photo files; `momento.app.build_services` sets the configured backend.
     storage: Storage = field(default_factory=NoStorage)
+    # Where image work runs, off the event loop (None: the loop's default thread pool).
+    image_executor: Executor | None = None
 
 
 @dataclass(frozen=True)

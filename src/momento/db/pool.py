@@ -42,7 +42,9 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            # UTC sessions: timestamps come back in UTC whatever the server's time zone, so
+            # responses always carry "Z" times.
+            kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c TimeZone=UTC"},
             connection_class=AsyncConnection[DictRow],
             name="momento",
         )

@@ -1,0 +1,167 @@
+"""Photo routes: upload (create, then complete), the reveal feed, likes, delete, report."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from momento.deps import ServicesDep, UserDep
+from momento.errors import InvalidToken, Unauthorized
+from momento.events.errors import EventNotFound
+from momento.kit.schemas import problems
+from momento.photos import feed, service
+from momento.photos.errors import (
+    InvalidCursor,
+    OutsideCaptureWindow,
+    PhotoIdTaken,
+    PhotoLimitReached,
+    PhotoNotFound,
+    PhotoRejected,
+    UnsupportedType,
+    UploadMissing,
+    UploadsClosed,
+    UploadTooLarge,
+)
+from momento.photos.schemas import FeedPage, LikedPage, Photo, PhotoCreate, PhotoReport, PhotoUpload
+
+router = APIRouter(tags=["photos"])
+
+_AUTH = (Unauthorized, InvalidToken)
+Limit = Annotated[int, Query(ge=1, le=100, description="Photos per page (1-100).")]
+Cursor = Annotated[
+    str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
+]
+
+
+@router.post(
+    "/events/{event_id}/photos",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PhotoUpload,
+    responses={
+        200: {"description": "Retried with the same id: the same photo.", "model": PhotoUpload},
+        **problems(
+            *_AUTH,
+            EventNotFound,
+            UnsupportedType,
+            UploadTooLarge,
+            OutsideCaptureWindow,
+            UploadsClosed,
+            PhotoLimitReached,
+            PhotoIdTaken,
+        ),
+    },
+)
+async def create_photo(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    body: PhotoCreate,
+    response: Response,
+) -> PhotoUpload:
+    """Start an upload: a pending photo and a signed upload target."""
+    result, created = await service.create_photo(services, user.claims, event_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
+@router.post(
+    "/photos/{photo_id}/complete",
+    response_model=Photo,
+    responses=problems(*_AUTH, PhotoNotFound, UploadMissing, PhotoRejected),
+    description="Checks and processes the uploaded file. A refused file marks the photo failed"
+    " and answers 422 `photo_rejected` with `reason` (unsupported_type, too_many_pixels,"
+    " corrupt_image, too_large, empty).",
+)
+async def complete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> Photo:
+    """Finish an upload."""
+    return await service.complete_photo(services, user.claims, photo_id)
+
+
+def _cached(request: Request, body: bytes, etag: str) -> Response:
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/events/{event_id}/photos",
+    responses={200: {"model": FeedPage}, **problems(*_AUTH, EventNotFound, InvalidCursor)},
+    description="Oldest first, by capture time. Before the reveal only your own photos are"
+    " listed (with the event's total in `total_count`). Supports `If-None-Match`.",
+)
+async def list_photos(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    request: Request,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """The reveal feed."""
+    body, etag = await feed.feed_page(services, user.claims, event_id, limit, cursor)
+    return _cached(request, body, etag)
+
+
+@router.get(
+    "/events/{event_id}/photos/liked",
+    responses={200: {"model": LikedPage}, **problems(*_AUTH, EventNotFound, InvalidCursor)},
+)
+async def liked_photos(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    request: Request,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """My liked photos in the event, most recent like first."""
+    body, etag = await feed.liked_page(services, user.claims, event_id, limit, cursor)
+    return _cached(request, body, etag)
+
+
+@router.put(
+    "/photos/{photo_id}/like",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*_AUTH, PhotoNotFound),
+)
+async def like_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
+    """Like a photo (idempotent)."""
+    await service.like(services, user.claims, photo_id)
+
+
+@router.delete(
+    "/photos/{photo_id}/like",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*_AUTH, PhotoNotFound),
+)
+async def unlike_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
+    """Remove my like (idempotent)."""
+    await service.unlike(services, user.claims, photo_id)
+
+
+@router.delete(
+    "/photos/{photo_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*_AUTH, PhotoNotFound),
+)
+async def delete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
+    """Delete my photo and its files."""
+    await service.delete_photo(services, user.claims, photo_id)
+
+
+@router.post(
+    "/photos/{photo_id}/report",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*_AUTH, PhotoNotFound),
+    description="Hides the photo from everyone but its owner until an operator reviews it."
+    " The event's creator uses the same route to hide a photo of their event.",
+)
+async def report_photo(
+    services: ServicesDep, user: UserDep, photo_id: uuid.UUID, body: PhotoReport | None = None
+) -> None:
+    """Report (or, as the event's creator, hide) a photo."""
+    await service.report(services, user.claims, photo_id, body.reason if body else None)

@@ -1,0 +1,203 @@
+"""The reveal feed: an event's photos, page by page, in one statement per page.
+
+This is the hottest path of the service (the "reveal stampede": every member of a just
+revealed event paging through it at once), so it is built for it: one pooled connection and
+one round trip per request (the role, the claims and the query travel together), a keyset
+cursor over the index (event_id, captured_at, id) so the last page costs what the first
+does, like counts and the caller's own likes in the same statement, and signed URLs computed
+in Python with no I/O. The photos policy applies the reveal rule: before release_at the
+caller gets only their own photos.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+
+import orjson
+
+from momento.db.pool import Claims
+from momento.deps import Services
+from momento.events.errors import EventNotFound
+from momento.photos.errors import InvalidCursor
+from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
+
+FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
+FIRST_ID = uuid.UUID(int=0)
+
+# ev: the event if the caller is a member (else no row: 404). page: the next `limit` photos
+# after the cursor that the policy lets the caller see. The outer query adds the placeholder,
+# like counts (public.photo_like_counts shows counts, never who liked) and the caller's likes.
+FEED: LiteralString = """
+WITH ev AS (
+  SELECT e.id, e.release_at <= now() AS revealed FROM public.events e WHERE e.id = %(event)s
+), page AS (
+  SELECT p.id, p.user_id, p.username, p.captured_at, p.width, p.height, p.storage_path
+  FROM public.photos p
+  WHERE p.event_id = (SELECT id FROM ev)
+    AND p.upload_status = 'uploaded'
+    AND (p.captured_at, p.id) > (%(after_ts)s, %(after_id)s)
+  ORDER BY p.captured_at, p.id
+  LIMIT %(limit)s
+), counts AS (
+  SELECT c.photo_id, c.like_count
+  FROM public.photo_like_counts(ARRAY(SELECT id FROM page)) c
+), mine AS (
+  SELECT l.photo_id FROM public.photo_likes l
+  WHERE l.user_id = (SELECT auth.uid()) AND l.photo_id IN (SELECT id FROM page)
+)
+SELECT ev.revealed,
+  (SELECT c.photo_count FROM public.event_photo_counts(ARRAY[ev.id]) c) AS total_count,
+  page.id, page.user_id, page.username, page.captured_at, page.width, page.height,
+  page.storage_path, m.blurhash,
+  coalesce(counts.like_count, 0) AS like_count,
+  mine.photo_id IS NOT NULL AS liked_by_me
+FROM ev
+LEFT JOIN page ON true
+LEFT JOIN public.photo_media m ON m.photo_id = page.id
+LEFT JOIN counts ON counts.photo_id = page.id
+LEFT JOIN mine ON mine.photo_id = page.id
+ORDER BY page.captured_at, page.id
+"""
+
+# The caller's liked photos in the event, most recent like first.
+LIKED: LiteralString = """
+WITH ev AS (
+  SELECT e.id FROM public.events e WHERE e.id = %(event)s
+), page AS (
+  SELECT p.id, p.user_id, p.username, p.captured_at, p.width, p.height, p.storage_path,
+    l.created_at AS liked_at
+  FROM public.photo_likes l
+  JOIN public.photos p ON p.id = l.photo_id
+  WHERE l.user_id = (SELECT auth.uid())
+    AND p.event_id = (SELECT id FROM ev)
+    AND p.upload_status = 'uploaded'
+    AND (l.created_at, l.photo_id) < (%(before_ts)s, %(before_id)s)
+  ORDER BY l.created_at DESC, l.photo_id DESC
+  LIMIT %(limit)s
+), counts AS (
+  SELECT c.photo_id, c.like_count
+  FROM public.photo_like_counts(ARRAY(SELECT id FROM page)) c
+)
+SELECT true AS revealed, page.id, page.user_id, page.username, page.captured_at, page.width,
+  page.height, page.storage_path, page.liked_at, m.blurhash,
+  coalesce(counts.like_count, 0) AS like_count, true AS liked_by_me
+FROM ev
+LEFT JOIN page ON true
+LEFT JOIN public.photo_media m ON m.photo_id = page.id
+LEFT JOIN counts ON counts.photo_id = page.id
+ORDER BY page.liked_at DESC, page.id DESC
+"""
+
+LAST_TS = datetime(9999, 12, 31, tzinfo=UTC)
+LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+
+
+def encode_cursor(ts: datetime, photo_id: uuid.UUID) -> str:
+    micros = int((ts - FIRST_TS).total_seconds() * 1_000_000)
+    raw = micros.to_bytes(8, "big") + photo_id.bytes
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError:
+        raise InvalidCursor() from None
+    if len(raw) != 24:
+        raise InvalidCursor()
+    micros = int.from_bytes(raw[:8], "big")
+    try:
+        ts = FIRST_TS + timedelta(microseconds=micros)
+    except OverflowError:
+        raise InvalidCursor() from None
+    return ts, uuid.UUID(bytes=raw[8:])
+
+
+def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    storage = services.storage
+    path = row["storage_path"]
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "username": row["username"],
+        "captured_at": row["captured_at"],
+        "width": row["width"],
+        "height": row["height"],
+        "blurhash": row["blurhash"],
+        "like_count": row["like_count"],
+        "liked_by_me": row["liked_by_me"],
+        "urls": {
+            "thumbnail": storage.signed_get_url(key(path, THUMB), expires_at=expires_at),
+            "display": storage.signed_get_url(key(path, DISPLAY), expires_at=expires_at),
+            "original": storage.signed_get_url(key(path, ORIGINAL), expires_at=expires_at),
+        },
+    }
+
+
+def url_expiry(services: Services) -> int:
+    """When this page's URLs expire, rounded so that pages served in the same interval carry
+    the same URLs: an unchanged page then has the same ETag and gets 304.
+
+    URLs live between ttl/2 and ttl."""
+    ttl = services.settings.signed_url_ttl
+    step = max(1, ttl // 2)
+    now = int(datetime.now(UTC).timestamp())
+    return (now // step) * step + ttl
+
+
+def _render(body: dict[str, Any]) -> tuple[bytes, str]:
+    data = orjson.dumps(body, option=orjson.OPT_UTC_Z)
+    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    return data, etag
+
+
+async def feed_page(
+    services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[bytes, str]:
+    after_ts, after_id = decode_cursor(cursor) if cursor else (FIRST_TS, FIRST_ID)
+    rows = await services.db.user_fetch(
+        claims,
+        FEED,
+        {"event": event_id, "after_ts": after_ts, "after_id": after_id, "limit": limit + 1},
+    )
+    if not rows:
+        raise EventNotFound()
+    # One row more than the page tells whether there is a next page.
+    page = [r for r in rows if r["id"] is not None]
+    more = len(page) > limit
+    page = page[:limit]
+    expires_at = url_expiry(services)
+    items = [_item(services, r, expires_at) for r in page]
+    next_cursor = encode_cursor(page[-1]["captured_at"], page[-1]["id"]) if more else None
+    return _render(
+        {
+            "items": items,
+            "next_cursor": next_cursor,
+            "revealed": rows[0]["revealed"],
+            "total_count": rows[0]["total_count"] or 0,
+        }
+    )
+
+
+async def liked_page(
+    services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[bytes, str]:
+    before_ts, before_id = decode_cursor(cursor) if cursor else (LAST_TS, LAST_ID)
+    rows = await services.db.user_fetch(
+        claims,
+        LIKED,
+        {"event": event_id, "before_ts": before_ts, "before_id": before_id, "limit": limit + 1},
+    )
+    if not rows:
+        raise EventNotFound()
+    page = [r for r in rows if r["id"] is not None]
+    more = len(page) > limit
+    page = page[:limit]
+    expires_at = url_expiry(services)
+    items = [_item(services, r, expires_at) for r in page]
+    next_cursor = encode_cursor(page[-1]["liked_at"], page[-1]["id"]) if more else None
+    return _render({"items": items, "next_cursor": next_cursor})

@@ -1,0 +1,114 @@
+"""Request and response bodies of the photo routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from momento.kit.schemas import UtcDatetime
+
+ACCEPTED_TYPES = ("image/jpeg", "image/heic", "image/heif", "image/png", "image/webp")
+
+
+class PhotoCreate(BaseModel):
+    """A photo about to be uploaded. Send the same `id` again to retry safely."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID | None = Field(
+        None, description="Client-made id; retrying with it returns the same photo."
+    )
+    captured_at: AwareDatetime = Field(description="When the photo was taken (RFC 3339).")
+    content_type: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)] = Field(
+        description="One of " + ", ".join(ACCEPTED_TYPES) + "."
+    )
+    byte_size: int = Field(gt=0, description="Size of the file to upload, in bytes.")
+
+
+class PhotoReport(BaseModel):
+    """Why the photo is reported (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class UploadTargetOut(BaseModel):
+    """Send the file with `method` to `url`, with exactly these `headers`, before `expires_at`."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+    max_bytes: int | None
+
+
+class PhotoUrls(BaseModel):
+    thumbnail: str
+    display: str
+    original: str
+
+
+class Failure(BaseModel):
+    code: str
+    message: str
+
+
+class Photo(BaseModel):
+    """A photo as its owner sees it right after creating or completing it."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    captured_at: UtcDatetime
+    upload_status: Literal["pending", "uploaded", "failed"]
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    failure: Failure | None = None
+
+
+class PhotoUpload(BaseModel):
+    """A pending photo and where to upload its file."""
+
+    photo: Photo
+    upload: UploadTargetOut | None = Field(
+        description="Absent when the photo is no longer pending (already uploaded or failed)."
+    )
+
+
+class FeedItem(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    captured_at: datetime
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    like_count: int
+    liked_by_me: bool
+    urls: PhotoUrls
+
+
+class FeedPage(BaseModel):
+    """One page of an event's photos, oldest first."""
+
+    items: list[FeedItem]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+    revealed: bool = Field(description="Before the reveal, only your own photos are listed.")
+    total_count: int = Field(
+        description="Photos in the event, including those not yet revealed to you."
+    )
+
+
+class LikedPage(BaseModel):
+    """Your liked photos in the event, most recent like first."""
+
+    items: list[FeedItem]
+    next_cursor: str | None

@@ -1,0 +1,349 @@
+"""The upload flow, likes, deletion and reports.
+
+Every read and write of a user request runs as that user, so the policies decide who sees
+which photo; this module adds what policies cannot know (the capture window, the photo limit,
+the file itself). Image work runs off the event loop (`processing.process_async`).
+
+Storage layout: a photo's files live under its `storage_path`, `events/<event>/<photo>`:
+`upload` is what the client PUTs (with its metadata, location included, so it is never
+served and is removed once processed), `original` the full-size photo members may fetch
+(identifying metadata removed), `display.jpg` (longest side 2048) and `thumb.jpg` (400).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+
+from psycopg import errors
+
+from momento import logs
+from momento.db.pool import Claims
+from momento.deps import Services
+from momento.events.errors import EventNotFound
+from momento.photos import processing
+from momento.photos.errors import (
+    NotPending,
+    OutsideCaptureWindow,
+    PhotoIdTaken,
+    PhotoLimitReached,
+    PhotoNotFound,
+    PhotoRejected,
+    UnsupportedType,
+    UploadMissing,
+    UploadsClosed,
+    UploadTooLarge,
+)
+from momento.photos.schemas import (
+    ACCEPTED_TYPES,
+    Failure,
+    Photo,
+    PhotoCreate,
+    PhotoUpload,
+    UploadTargetOut,
+)
+
+log = logs.get("momento.photos")
+
+UPLOAD = "upload"
+ORIGINAL = "original"
+DISPLAY = "display.jpg"
+THUMB = "thumb.jpg"
+# A phone's clock may run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def key(storage_path: str, name: str) -> str:
+    return f"{storage_path}/{name}"
+
+
+_PHOTO_COLUMNS: LiteralString = """
+  p.id, p.event_id, p.user_id, p.username, p.captured_at, p.upload_status, p.width, p.height,
+  p.storage_path, m.blurhash, m.failure_code, m.failure_reason, m.declared_type,
+  m.declared_size
+"""
+
+# The event as the caller sees it (404 unless a member), with what the upload checks need.
+EVENT_FOR_UPLOAD: LiteralString = """
+SELECT e.id, e.starts_at, e.release_at, coalesce(e.is_premium, false) AS is_premium
+FROM public.events e
+WHERE e.id = %(event)s
+"""
+
+# Serialises one member's uploads to one event, so two racing for the last free slot
+# cannot both pass the count below.
+LOCK_MEMBER_UPLOADS: LiteralString = """
+SELECT pg_advisory_xact_lock(hashtextextended(%(event)s::text || ':' || auth.uid()::text, 7))
+"""
+
+OWN_PHOTO: LiteralString = (
+    "SELECT"
+    + _PHOTO_COLUMNS
+    + """
+FROM public.photos p
+LEFT JOIN public.photo_media m ON m.photo_id = p.id
+WHERE p.id = %(id)s AND p.user_id = auth.uid()
+"""
+)
+
+# Photos that count against the limit: everything not failed.
+COUNT_OWN: LiteralString = """
+SELECT count(*) AS n FROM public.photos p
+WHERE p.event_id = %(event)s AND p.user_id = auth.uid() AND p.upload_status <> 'failed'
+"""
+
+INSERT_PHOTO: LiteralString = """
+INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at)
+VALUES (%(id)s, %(event)s, auth.uid(), %(path)s, %(captured_at)s)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+INSERT_MEDIA: LiteralString = """
+INSERT INTO public.photo_media (photo_id, declared_type, declared_size)
+VALUES (%(id)s, %(type)s, %(size)s)
+"""
+
+# Written by the server (users cannot write status, size or the placeholder).
+MARK_UPLOADED: LiteralString = """
+WITH p AS (
+  UPDATE public.photos SET upload_status = 'uploaded', width = %(width)s, height = %(height)s
+  WHERE id = %(id)s AND upload_status = 'pending'
+  RETURNING id
+)
+UPDATE public.photo_media SET content_type = %(type)s, byte_size = %(size)s,
+  blurhash = %(blurhash)s, failure_code = NULL, failure_reason = NULL, processed_at = now()
+WHERE photo_id IN (SELECT id FROM p)
+"""
+
+MARK_FAILED: LiteralString = """
+WITH p AS (
+  UPDATE public.photos SET upload_status = 'failed'
+  WHERE id = %(id)s AND upload_status = 'pending'
+  RETURNING id
+)
+UPDATE public.photo_media SET failure_code = %(code)s, failure_reason = %(reason)s,
+  byte_size = %(size)s, processed_at = now()
+WHERE photo_id IN (SELECT id FROM p)
+"""
+
+DELETE_OWN: LiteralString = """
+DELETE FROM public.photos WHERE id = %(id)s AND user_id = auth.uid() RETURNING storage_path
+"""
+
+VISIBLE: LiteralString = "SELECT p.id FROM public.photos p WHERE p.id = %(id)s"
+
+LIKE: LiteralString = """
+INSERT INTO public.photo_likes (photo_id, user_id) VALUES (%(id)s, auth.uid())
+ON CONFLICT DO NOTHING
+RETURNING photo_id
+"""
+
+UNLIKE: LiteralString = """
+DELETE FROM public.photo_likes WHERE photo_id = %(id)s AND user_id = auth.uid()
+"""
+
+REPORT: LiteralString = "SELECT public.report_photo(%(id)s, %(reason)s) AS ok"
+
+
+def _photo(row: dict[str, Any]) -> Photo:
+    failure = None
+    if row["upload_status"] == "failed" and row.get("failure_code"):
+        failure = Failure(code=row["failure_code"], message=row["failure_reason"] or "")
+    return Photo(
+        id=row["id"],
+        event_id=row["event_id"],
+        user_id=row["user_id"],
+        username=row["username"],
+        captured_at=row["captured_at"],
+        upload_status=row["upload_status"],
+        width=row["width"],
+        height=row["height"],
+        blurhash=row.get("blurhash"),
+        failure=failure,
+    )
+
+
+def _upload_target(services: Services, row: dict[str, Any]) -> UploadTargetOut | None:
+    if row["upload_status"] != "pending":
+        return None
+    target = services.storage.signed_put(
+        key(row["storage_path"], UPLOAD),
+        row["declared_type"],
+        max_bytes=services.settings.max_upload_bytes,
+    )
+    return UploadTargetOut(
+        url=target.url,
+        method=target.method,
+        headers=target.headers,
+        expires_at=target.expires_at,
+        max_bytes=target.max_bytes,
+    )
+
+
+async def create_photo(
+    services: Services, claims: Claims, event_id: uuid.UUID, body: PhotoCreate
+) -> tuple[PhotoUpload, bool]:
+    """Create a pending photo (or find the one made by an earlier try); True if created."""
+    settings = services.settings
+    if body.content_type not in ACCEPTED_TYPES:
+        raise UnsupportedType()
+    if body.byte_size > settings.max_upload_bytes:
+        raise UploadTooLarge(f"Photos can be at most {settings.max_upload_bytes} bytes.")
+    photo_id = body.id or uuid.uuid4()
+    async with services.db.as_user(claims) as conn:
+        cur = await conn.execute(EVENT_FOR_UPLOAD, {"event": event_id})
+        event = await cur.fetchone()
+        if event is None:
+            raise EventNotFound()
+        await conn.execute(LOCK_MEMBER_UPLOADS, {"event": event_id})
+        cur = await conn.execute(OWN_PHOTO, {"id": photo_id})
+        existing = await cur.fetchone()
+        if existing is not None:
+            if existing["event_id"] != event_id:
+                raise PhotoIdTaken()
+            return PhotoUpload(
+                photo=_photo(existing), upload=_upload_target(services, existing)
+            ), False
+        now = datetime.now(UTC)
+        if now > event["release_at"] + timedelta(seconds=settings.upload_grace):
+            raise UploadsClosed("The event was revealed; it no longer accepts uploads.")
+        captured = body.captured_at
+        if (
+            not (event["starts_at"] <= captured <= event["release_at"])
+            or captured > now + CLOCK_SKEW
+        ):
+            raise OutsideCaptureWindow()
+        limit = settings.photo_limit_premium if event["is_premium"] else settings.photo_limit_free
+        cur = await conn.execute(COUNT_OWN, {"event": event_id})
+        counted = await cur.fetchone()
+        assert counted is not None
+        if counted["n"] >= limit:
+            raise PhotoLimitReached(
+                f"You have reached this event's limit of {limit} photos.",
+                extra={"limit": limit},
+            )
+        path = f"events/{event_id}/{photo_id}"
+        cur = await conn.execute(
+            INSERT_PHOTO,
+            {"id": photo_id, "event": event_id, "path": path, "captured_at": captured},
+        )
+        if await cur.fetchone() is None:
+            # The id exists but is not ours (or not visible to us).
+            raise PhotoIdTaken()
+        await conn.execute(
+            INSERT_MEDIA, {"id": photo_id, "type": body.content_type, "size": body.byte_size}
+        )
+        cur = await conn.execute(OWN_PHOTO, {"id": photo_id})
+        row = await cur.fetchone()
+    assert row is not None
+    return PhotoUpload(photo=_photo(row), upload=_upload_target(services, row)), True
+
+
+async def _fail(
+    services: Services, row: dict[str, Any], code: str, message: str, size: int | None
+) -> PhotoRejected:
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            MARK_FAILED, {"id": row["id"], "code": code, "reason": message, "size": size}
+        )
+    # The refused bytes are kept nowhere.
+    await services.storage.delete(key(row["storage_path"], UPLOAD))
+    log.info("photo upload refused", photo_id=str(row["id"]), reason=code)
+    return PhotoRejected(code, message)
+
+
+async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> Photo:
+    """Check and process the uploaded file; the photo becomes `uploaded` or `failed`."""
+    rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+    if not rows:
+        raise PhotoNotFound()
+    row = rows[0]
+    if row["upload_status"] == "uploaded":
+        return _photo(row)
+    if row["upload_status"] == "failed":
+        raise PhotoRejected(row["failure_code"] or "failed", row["failure_reason"] or "")
+    storage = services.storage
+    upload_key = key(row["storage_path"], UPLOAD)
+    info = await storage.stat(upload_key)
+    if info is None:
+        raise UploadMissing()
+    limit = services.settings.max_upload_bytes
+    if info.size > limit:
+        raise await _fail(
+            services, row, "too_large", f"The file is larger than {limit} bytes.", info.size
+        )
+    data = await storage.read(upload_key)
+    try:
+        result = await processing.process_async(
+            data, max_pixels=services.settings.max_pixels, executor=services.image_executor
+        )
+    except processing.ImageRejected as exc:
+        raise await _fail(services, row, exc.code, exc.message, len(data)) from None
+    # Files first, then the row: a crash in between leaves a pending photo whose upload is
+    # still there, and completing again redoes the work.
+    path = row["storage_path"]
+    await storage.put(key(path, ORIGINAL), result.original, result.original_mime)
+    await storage.put(key(path, DISPLAY), result.display, "image/jpeg")
+    await storage.put(key(path, THUMB), result.thumb, "image/jpeg")
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            MARK_UPLOADED,
+            {
+                "id": photo_id,
+                "width": result.width,
+                "height": result.height,
+                "type": result.mime,
+                "size": len(data),
+                "blurhash": result.blurhash,
+            },
+        )
+    await storage.delete(upload_key)
+    rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+    if not rows:  # deleted while we worked
+        raise PhotoNotFound()
+    if rows[0]["upload_status"] != "uploaded":
+        raise NotPending()
+    return _photo(rows[0])
+
+
+async def delete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+    """Delete one's own photo: the row first, then every stored file."""
+    async with services.db.as_user(claims) as conn:
+        cur = await conn.execute(DELETE_OWN, {"id": photo_id})
+        row = await cur.fetchone()
+    if row is None:
+        raise PhotoNotFound()
+    # A crash here leaves files no row points to; the orphan sweep removes those.
+    await services.storage.delete_prefix(row["storage_path"] + "/")
+
+
+async def like(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+    async with services.db.as_user(claims) as conn:
+        cur = await conn.execute(VISIBLE, {"id": photo_id})
+        if await cur.fetchone() is None:
+            raise PhotoNotFound()
+        try:
+            async with conn.transaction():
+                cur = await conn.execute(LIKE, {"id": photo_id})
+                await cur.fetchall()
+        except errors.InsufficientPrivilege:
+            # Visible but not likeable (the owner's own pending or hidden photo).
+            raise PhotoNotFound() from None
+
+
+async def unlike(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+    async with services.db.as_user(claims) as conn:
+        cur = await conn.execute(VISIBLE, {"id": photo_id})
+        if await cur.fetchone() is None:
+            raise PhotoNotFound()
+        await conn.execute(UNLIKE, {"id": photo_id})
+
+
+async def report(
+    services: Services, claims: Claims, photo_id: uuid.UUID, reason: str | None
+) -> None:
+    rows = await services.db.user_fetch(claims, REPORT, {"id": photo_id, "reason": reason})
+    if not rows or not rows[0]["ok"]:
+        raise PhotoNotFound()
