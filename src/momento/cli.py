@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,6 +124,72 @@ def db_status() -> None:
     click.echo(f"{len(states) - pending} applied, {pending} pending")
     if any(not s.checksum_ok for s in states):
         sys.exit(1)
+
+
+@main.group()
+def moderation() -> None:
+    """Review flagged photos."""
+
+
+def _run_with_services(settings: Settings, work: Any) -> Any:
+    """Run `work(services)` with the database pool and storage open."""
+    from momento.app import build_services
+
+    with database_url(settings) as url:
+        services = build_services(settings, url)
+
+        async def go() -> Any:
+            await services.db.open()
+            await services.storage.open()
+            try:
+                return await work(services)
+            finally:
+                await services.storage.close()
+                await services.db.close()
+
+        return asyncio.run(go())
+
+
+@moderation.command("list")
+@click.option("--limit", type=int, default=100, show_default=True)
+def moderation_list(limit: int) -> None:
+    """List flagged photos, most recently reported first."""
+    from momento.photos import moderation as mod
+
+    settings = _settings()
+    rows = _run_with_services(settings, lambda s: mod.list_flagged(s.db, limit))
+    if not rows:
+        click.echo("no flagged photos")
+        return
+    for p in rows:
+        who = "hidden by the event's creator" if p.hidden_by_creator else f"{p.reports} report(s)"
+        click.echo(f"{p.id}  {p.event_name!r}  by {p.username}  {who}")
+        for reason in p.reasons:
+            click.echo(f"    - {reason}")
+
+
+@moderation.command("restore")
+@click.argument("photo_id", type=click.UUID)
+def moderation_restore(photo_id: uuid.UUID) -> None:
+    """Unflag a photo: it is visible again."""
+    from momento.photos import moderation as mod
+
+    settings = _settings()
+    if not _run_with_services(settings, lambda s: mod.restore(s.db, photo_id)):
+        raise click.ClickException(f"no flagged photo {photo_id}")
+    click.echo(f"restored {photo_id}")
+
+
+@moderation.command("remove")
+@click.argument("photo_id", type=click.UUID)
+def moderation_remove(photo_id: uuid.UUID) -> None:
+    """Delete a flagged photo and its files."""
+    from momento.photos import moderation as mod
+
+    settings = _settings()
+    if not _run_with_services(settings, lambda s: mod.remove(s.db, s.storage, photo_id)):
+        raise click.ClickException(f"no flagged photo {photo_id}")
+    click.echo(f"removed {photo_id}")
 
 
 if __name__ == "__main__":
