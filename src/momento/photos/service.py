@@ -142,6 +142,7 @@ RETURNING photo_id
 
 UNLIKE: LiteralString = """
 DELETE FROM public.photo_likes WHERE photo_id = %(id)s AND user_id = auth.uid()
+RETURNING photo_id
 """
 
 REPORT: LiteralString = "SELECT public.report_photo(%(id)s, %(reason)s) AS ok"
@@ -334,11 +335,16 @@ async def like(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
 
 
 async def unlike(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+    """Remove the caller's like. A like of a photo hidden since can still be removed (the
+    policies allow it), so it does not come back if the photo is restored; without a like,
+    a photo the caller cannot see is a 404."""
     async with services.db.as_user(claims) as conn:
+        cur = await conn.execute(UNLIKE, {"id": photo_id})
+        if await cur.fetchone() is not None:
+            return
         cur = await conn.execute(VISIBLE, {"id": photo_id})
         if await cur.fetchone() is None:
             raise PhotoNotFound()
-        await conn.execute(UNLIKE, {"id": photo_id})
 
 
 async def report(
