@@ -43,6 +43,7 @@ from momento.photos.schemas import (
     PhotoUpload,
     UploadTargetOut,
 )
+from momento.storage import StorageNotFound
 
 log = logs.get("momento.photos")
 
@@ -267,15 +268,27 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
         raise PhotoRejected(row["failure_code"] or "failed", row["failure_reason"] or "")
     storage = services.storage
     upload_key = key(row["storage_path"], UPLOAD)
-    info = await storage.stat(upload_key)
-    if info is None:
-        raise UploadMissing()
     limit = services.settings.max_upload_bytes
-    if info.size > limit:
-        raise await _fail(
-            services, row, "too_large", f"The file is larger than {limit} bytes.", info.size
-        )
-    data = await storage.read(upload_key)
+    too_large = f"The file is larger than {limit} bytes."
+    info = await storage.stat(upload_key)
+    data: bytes | None = None
+    if info is not None and info.size <= limit:
+        try:
+            data = await storage.read(upload_key)
+        except StorageNotFound:  # removed since, by a concurrent completion
+            info = None
+    if info is None:
+        rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+        if not rows:
+            raise PhotoNotFound()
+        if rows[0]["upload_status"] != "pending":  # completed or refused meanwhile
+            return await complete_photo(services, claims, photo_id)
+        raise UploadMissing()
+    # The signed PUT stays valid after the size check (and S3 cannot cap it), so the object
+    # may have been replaced since: what was read is what must fit.
+    size = info.size if data is None else len(data)
+    if data is None or size > limit:
+        raise await _fail(services, row, "too_large", too_large, size)
     try:
         result = await processing.process_async(
             data, max_pixels=services.settings.max_pixels, executor=services.image_executor
