@@ -22,7 +22,13 @@ from momento.db import migrate as migrations
 from momento.deps import Services
 
 for _name in list(os.environ):
-    if _name.startswith("MOMENTO_") or _name in ("DATABASE_URL", "SMTP_URL", "JWT_PRIVATE_KEY"):
+    if _name.startswith("MOMENTO_") or _name in (
+        "DATABASE_URL",
+        "SMTP_URL",
+        "JWT_PRIVATE_KEY",
+        "STORAGE_URL",
+        "FILES_SIGNING_SECRET",
+    ):
         del os.environ[_name]
 
 TRUNCATE = """
