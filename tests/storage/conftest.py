@@ -155,6 +155,8 @@ def tree(folder: Path) -> dict[str, str | bytes]:
                 found[rel] = f"link -> {os.readlink(path)}"
             elif path.is_dir():
                 found[rel] = "dir"
-            else:
+            elif path.is_file():
                 found[rel] = path.read_bytes()
+            else:
+                found[rel] = "special"  # a FIFO: reading it would block
     return found

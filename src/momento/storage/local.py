@@ -498,6 +498,15 @@ class LocalDiskStorage:
                 try:
                     child = _open_at(part, _DIR_FLAGS, fd)
                 except StorageNotFound:
+                    # O_NOFOLLOW | O_DIRECTORY on a link gives ENOTDIR on Linux: tell them apart.
+                    try:
+                        mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+                    except FileNotFoundError:
+                        raise StorageNotFound(part) from None
+                    if st.S_ISLNK(mode):
+                        raise UnsafePath(
+                            "a symbolic link inside the storage root was refused"
+                        ) from None
                     if create:
                         raise UnsafePath("a file is in the way of that key") from None
                     raise
@@ -586,13 +595,17 @@ class LocalDiskStorage:
 
     @staticmethod
     def _unlink_object(dir_fd: int, name: str) -> bool:
-        """Remove an object and its sidecar; True if the object was there."""
+        """Remove an object and its sidecar; True if it was an object (a regular file).
+
+        Links and other strangers are removed too (never their targets) but not counted.
+        """
         removed = False
         try:
-            os.unlink(name, dir_fd=dir_fd)
-            removed = True
-        except (FileNotFoundError, IsADirectoryError, PermissionError):
-            # PermissionError: unlink(2) on a folder on some systems; not an object anyway.
+            mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            if not st.S_ISDIR(mode):
+                os.unlink(name, dir_fd=dir_fd)
+                removed = st.S_ISREG(mode)
+        except FileNotFoundError:
             pass
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_meta_name(name), dir_fd=dir_fd)
