@@ -145,7 +145,7 @@ def _open_at(name: str, flags: int, dir_fd: int, mode: int = 0o640) -> int:
         raise
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -179,7 +179,7 @@ class _Upload:
             raise
 
     def write(self, data: bytes) -> None:
-        _write_all(self.fd, data)
+        write_all(self.fd, data)
         self.size += len(data)
 
     def commit(self) -> None:
@@ -554,7 +554,7 @@ class LocalDiskStorage:
         meta_tmp = tmp + ".meta"
         fd = _open_at(meta_tmp, _CREATE_FLAGS, src_fd)
         try:
-            _write_all(fd, json.dumps({"content_type": content_type}).encode())
+            write_all(fd, json.dumps({"content_type": content_type}).encode())
         finally:
             os.close(fd)
         try:

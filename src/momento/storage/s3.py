@@ -46,6 +46,7 @@ from momento.storage.base import (
     validate_key,
     validate_prefix,
 )
+from momento.storage.local import write_all
 from momento.storage.sigv4 import Credentials, Presigner
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ class S3Storage:
         try:
             async with response["Body"] as body:
                 while chunk := await body.read(1024 * 1024):
-                    await asyncio.to_thread(os.write, fd, chunk)
+                    await asyncio.to_thread(write_all, fd, chunk)
             await asyncio.to_thread(os.close, fd)
             fd = -1
             yield path
