@@ -1,0 +1,303 @@
+"""Helpers for the feed, like, delete, report and moderation tests.
+
+Feed data is built straight in SQL as the owner of the tables (fast, and free of the upload
+flow's rules): events whose reveal is past or to come, members, photo rows in any state with
+their `photo_media` row, likes at chosen times. Files are put in `services.storage` (the local
+backend) under the photo's `storage_path` when a test needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, LiteralString
+
+import httpx
+from psycopg.rows import DictRow
+
+from momento.app import create_app
+from momento.db import Database
+from momento.db.pool import Claims, Conn
+from momento.deps import Services
+from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
+from tests.factories import TestUser
+
+VARIANTS = (ORIGINAL, DISPLAY, THUMB)
+# Whole seconds: the base of the capture times the tests choose.
+BASE = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+async def make_event(
+    services: Services,
+    creator: TestUser,
+    *,
+    revealed: bool,
+    members: Sequence[TestUser] = (),
+    name: str = "Party",
+) -> uuid.UUID:
+    """An event (the creator is a member through the trigger) and its other members."""
+    now = datetime.now(UTC)
+    if revealed:
+        starts, release = now - timedelta(days=2), now - timedelta(hours=1)
+    else:
+        starts, release = now - timedelta(hours=1), now + timedelta(days=1)
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(
+            "INSERT INTO public.events (name, creator_id, starts_at, release_at)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            (name, creator.id, starts, release),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        event_id: uuid.UUID = row["id"]
+        for m in members:
+            await conn.execute(
+                "INSERT INTO public.event_members (event_id, user_id) VALUES (%s, %s)",
+                (event_id, m.id),
+            )
+    return event_id
+
+
+async def reveal(services: Services, event_id: uuid.UUID) -> None:
+    """Move the event into the past: its reveal is now an hour ago."""
+    now = datetime.now(UTC)
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            "UPDATE public.events SET starts_at = %s, release_at = %s WHERE id = %s",
+            (now - timedelta(days=2), now - timedelta(hours=1), event_id),
+        )
+
+
+async def add_photos(
+    services: Services,
+    event_id: uuid.UUID,
+    owner: TestUser,
+    captured: Sequence[datetime],
+    *,
+    status: str = "uploaded",
+    flagged: bool = False,
+    ids: Sequence[uuid.UUID] | None = None,
+) -> list[uuid.UUID]:
+    """Photo rows (with their media row) as the upload flow leaves them, one per capture time."""
+    ids = list(ids) if ids is not None else [uuid.uuid4() for _ in captured]
+    assert len(ids) == len(captured)
+    uploaded = status == "uploaded"
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            "INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at,"
+            " upload_status, is_flagged, width, height)"
+            " SELECT t.id, %(event)s, %(user)s, 'events/' || %(event)s::text || '/' || t.id::text,"
+            "   t.captured_at, %(status)s, %(flagged)s, %(width)s, %(height)s"
+            " FROM unnest(%(ids)s::uuid[], %(captured)s::timestamptz[]) AS t(id, captured_at)",
+            {
+                "event": event_id,
+                "user": owner.id,
+                "ids": ids,
+                "captured": list(captured),
+                "status": status,
+                "flagged": flagged,
+                "width": 4032 if uploaded else None,
+                "height": 3024 if uploaded else None,
+            },
+        )
+        await conn.execute(
+            "INSERT INTO public.photo_media (photo_id, declared_type, declared_size, blurhash)"
+            " SELECT t.id, 'image/jpeg', 123456, %(blurhash)s"
+            " FROM unnest(%(ids)s::uuid[]) AS t(id)",
+            {"ids": ids, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj" if uploaded else None},
+        )
+    return ids
+
+
+async def add_photo(
+    services: Services,
+    event_id: uuid.UUID,
+    owner: TestUser,
+    captured_at: datetime | None = None,
+    *,
+    status: str = "uploaded",
+    flagged: bool = False,
+) -> uuid.UUID:
+    (photo_id,) = await add_photos(
+        services, event_id, owner, [captured_at or BASE], status=status, flagged=flagged
+    )
+    return photo_id
+
+
+def storage_path(event_id: uuid.UUID, photo_id: uuid.UUID) -> str:
+    return f"events/{event_id}/{photo_id}"
+
+
+async def put_files(services: Services, event_id: uuid.UUID, photo_id: uuid.UUID) -> None:
+    """Every stored variant of the photo (and a leftover upload), each holding its own key."""
+    path = storage_path(event_id, photo_id)
+    for name in (*VARIANTS, UPLOAD):
+        await services.storage.put(key(path, name), key(path, name).encode(), "image/jpeg")
+
+
+async def stored_keys(services: Services, event_id: uuid.UUID, photo_id: uuid.UUID) -> set[str]:
+    return {o.key async for o in services.storage.list(storage_path(event_id, photo_id) + "/")}
+
+
+async def like_at(
+    services: Services, photo_id: uuid.UUID, user: TestUser, at: datetime | None = None
+) -> None:
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            "INSERT INTO public.photo_likes (photo_id, user_id, created_at)"
+            " VALUES (%s, %s, coalesce(%s, now()))",
+            (photo_id, user.id, at),
+        )
+
+
+async def rows(
+    services: Services, query: LiteralString, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> list[DictRow]:
+    """What is really stored (read as the owner, RLS off)."""
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()
+
+
+async def snapshot(services: Services, event_id: uuid.UUID) -> dict[str, Any]:
+    """Everything stored about the event's photos, to show a refusal changed nothing."""
+    return {
+        "photos": await rows(
+            services,
+            "SELECT id, user_id, upload_status, is_flagged, captured_at FROM public.photos"
+            " WHERE event_id = %s ORDER BY id",
+            (event_id,),
+        ),
+        "likes": await rows(
+            services,
+            "SELECT l.photo_id, l.user_id, l.created_at FROM public.photo_likes l"
+            " JOIN public.photos p ON p.id = l.photo_id WHERE p.event_id = %s"
+            " ORDER BY l.photo_id, l.user_id",
+            (event_id,),
+        ),
+        "reports": await rows(
+            services,
+            "SELECT r.photo_id, r.reporter_id, r.by_creator, r.reason FROM momento.photo_reports r"
+            " JOIN public.photos p ON p.id = r.photo_id WHERE p.event_id = %s"
+            " ORDER BY r.photo_id, r.reporter_id",
+            (event_id,),
+        ),
+    }
+
+
+async def like_rows(services: Services, photo_id: uuid.UUID) -> list[uuid.UUID]:
+    found = await rows(
+        services, "SELECT user_id FROM public.photo_likes WHERE photo_id = %s", (photo_id,)
+    )
+    return [r["user_id"] for r in found]
+
+
+async def is_flagged(services: Services, photo_id: uuid.UUID) -> bool | None:
+    found = await rows(services, "SELECT is_flagged FROM public.photos WHERE id = %s", (photo_id,))
+    return found[0]["is_flagged"] if found else None
+
+
+async def feed(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    event_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    params: dict[str, str | int] = {}
+    if limit is not None:
+        params["limit"] = limit
+    if cursor is not None:
+        params["cursor"] = cursor
+    r = await client.get(f"/v1/events/{event_id}/photos", headers=user.headers, params=params)
+    assert r.status_code == 200, r.text
+    page: dict[str, Any] = r.json()
+    return page
+
+
+async def feed_ids(client: httpx.AsyncClient, user: TestUser, event_id: uuid.UUID) -> list[str]:
+    """Every photo id of the feed, all pages."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = await feed(client, user, event_id, limit=100, cursor=cursor)
+        ids += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+class CountingDatabase(Database):
+    """The same database, counting what a request asks of it.
+
+    `calls` counts the Database entry points (user_fetch, as_user, privileged) and the
+    statements sent on its connections (`execute`).
+    """
+
+    def __init__(self, inner: Database) -> None:
+        super().__init__(inner.url, min_size=1, max_size=2)
+        self.calls: Counter[str] = Counter()
+        calls = self.calls
+        pool = self.pool
+        original = pool.connection
+
+        @asynccontextmanager
+        async def counted(**kwargs: Any) -> AsyncIterator[Conn]:
+            async with original(**kwargs) as conn:
+                yield _Counted(conn, calls)  # type: ignore[misc]
+
+        pool.connection = counted  # type: ignore[method-assign,assignment]
+
+    @asynccontextmanager
+    async def as_user(self, claims: Claims) -> AsyncIterator[Conn]:
+        self.calls["as_user"] += 1
+        async with super().as_user(claims) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def privileged(self) -> AsyncIterator[Conn]:
+        self.calls["privileged"] += 1
+        async with super().privileged() as conn:
+            yield conn
+
+    async def user_fetch(
+        self, claims: Claims, query: LiteralString, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[DictRow]:
+        self.calls["user_fetch"] += 1
+        return await super().user_fetch(claims, query, params)
+
+
+class _Counted:
+    """A connection whose `execute` calls are counted; everything else passes through."""
+
+    def __init__(self, conn: Conn, calls: Counter[str]) -> None:
+        self._conn = conn
+        self._calls = calls
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls["execute"] += 1
+        return await self._conn.execute(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@asynccontextmanager
+async def counting_client(
+    services: Services,
+) -> AsyncIterator[tuple[httpx.AsyncClient, CountingDatabase]]:
+    """A client for an app whose database counts what each request does."""
+    db = CountingDatabase(services.db)
+    await db.open()
+    try:
+        app = create_app(dataclasses.replace(services, db=db), manage_pool=False)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c, db
+    finally:
+        await db.close()
