@@ -1,0 +1,1 @@
+"""Fakes of outside services that the tests run locally."""
