@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest bench bench-processing clean
+.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -30,10 +30,14 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
-bench: bench-processing
+bench: bench-processing bench-reveal
 
 bench-processing: $(STAMP)
 	$(BIN)/python bench/processing.py
+
+# The reveal feed over HTTP (wrk) against the same query run directly (pgbench).
+bench-reveal: $(STAMP)
+	$(BIN)/python bench/reveal.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

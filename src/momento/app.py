@@ -21,7 +21,7 @@ from momento.auth import keys
 from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import render_gotrue
 from momento.auth.tokens import TokenService
-from momento.config import Settings
+from momento.config import Settings, load_settings
 from momento.db import Database
 from momento.deps import Services
 from momento.errors import (
@@ -249,3 +249,13 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     return app
+
+
+def factory() -> FastAPI:
+    """The app from the environment's settings, for `uvicorn --factory momento.app:factory`
+    (what `momento serve --workers N` runs in each worker). DATABASE_URL must be set."""
+    settings = load_settings()
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL must be set to run the app from a factory")
+    logs.configure(settings.log_level, settings.log_json)
+    return create_app(build_services(settings, settings.database_url))

@@ -62,8 +62,17 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (MOMENTO_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (MOMENTO_PORT).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port, each with its own database pool.",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API (starting an embedded PostgreSQL when DATABASE_URL is not set)."""
+    import os
+
     import uvicorn
 
     from momento.app import build_services, create_app
@@ -73,22 +82,34 @@ def serve(host: str | None, port: int | None) -> None:
     with database_url(settings) as url:
         _apply_migrations(url)
         try:
-            app = create_app(build_services(settings, url))
+            # Also creates the data directory's keys once, before any worker starts.
+            services = build_services(settings, url)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         base = f"http://{settings.host}:{settings.port}"
         click.echo(f"Momento API  {base}/v1", err=True)
         click.echo(f"Auth API     {base}/auth/v1", err=True)
         click.echo(f"API docs     {base}/docs", err=True)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-            server_header=False,
-        )
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_config": None,
+            # Below info the access log would be dropped anyway: skip building its lines.
+            "access_log": settings.log_level in ("debug", "info"),
+            "proxy_headers": True,
+            "forwarded_allow_ips": settings.forwarded_allow_ips,
+            "server_header": False,
+        }
+        if workers == 1:
+            uvicorn.run(create_app(services), **options)
+            return
+        if services.image_executor is not None:
+            services.image_executor.shutdown(wait=False)
+        # Each worker process builds its own app and pool from the environment.
+        os.environ["DATABASE_URL"] = url
+        os.environ["MOMENTO_HOST"] = settings.host
+        os.environ["MOMENTO_PORT"] = str(settings.port)
+        uvicorn.run("momento.app:factory", factory=True, workers=workers, **options)
 
 
 @main.group()

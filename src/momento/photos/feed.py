@@ -24,16 +24,21 @@ from momento.deps import Services
 from momento.events.errors import EventNotFound
 from momento.photos.errors import InvalidCursor
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
+from momento.storage import Storage
 
 FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
 FIRST_ID = uuid.UUID(int=0)
 
-# ev: the event if the caller is a member (else no row: 404). page: the next `limit` photos
-# after the cursor that the policy lets the caller see. The outer query adds the placeholder,
-# like counts (public.photo_like_counts shows counts, never who liked) and the caller's likes.
+# ev: the event if the caller is a member (else no row: 404), with its photo count, computed
+# once per statement (in the select list it would be a subplan run for every row). page: the
+# next `limit` photos after the cursor that the policy lets the caller see. The outer query
+# adds the placeholder, like counts (public.photo_like_counts shows counts, never who liked)
+# and the caller's likes.
 FEED: LiteralString = """
 WITH ev AS (
-  SELECT e.id, e.release_at <= now() AS revealed FROM public.events e WHERE e.id = %(event)s
+  SELECT e.id, e.release_at <= now() AS revealed,
+    (SELECT c.photo_count FROM public.event_photo_counts(ARRAY[e.id]) c) AS total_count
+  FROM public.events e WHERE e.id = %(event)s
 ), page AS (
   SELECT p.id, p.user_id, p.username, p.captured_at, p.width, p.height, p.storage_path
   FROM public.photos p
@@ -49,8 +54,7 @@ WITH ev AS (
   SELECT l.photo_id FROM public.photo_likes l
   WHERE l.user_id = (SELECT auth.uid()) AND l.photo_id IN (SELECT id FROM page)
 )
-SELECT ev.revealed,
-  (SELECT c.photo_count FROM public.event_photo_counts(ARRAY[ev.id]) c) AS total_count,
+SELECT ev.revealed, ev.total_count,
   page.id, page.user_id, page.username, page.captured_at, page.width, page.height,
   page.storage_path, m.blurhash,
   coalesce(counts.like_count, 0) AS like_count,
@@ -117,9 +121,45 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     return ts, uuid.UUID(bytes=raw[8:])
 
 
+class _SignedUrls:
+    """The three signed URLs of each photo for the current expiry, made once per interval.
+
+    `url_expiry` makes every page served in the same interval use the same expiry, so during
+    a reveal stampede every member gets the same URLs for the same photo: sign them once and
+    hand out the cached dict (never mutated). Signing is pure computation, deterministic in
+    (storage, key, expiry) for both backends; the cache is dropped when the expiry moves on
+    or the storage changes, and is bounded.
+    """
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self) -> None:
+        self.storage: Storage | None = None
+        self.expires_at = 0
+        self.urls: dict[str, dict[str, str]] = {}
+
+    def get(self, storage: Storage, path: str, expires_at: int) -> dict[str, str]:
+        if (
+            expires_at != self.expires_at
+            or storage is not self.storage
+            or len(self.urls) >= self.MAX_ENTRIES
+        ):
+            self.storage, self.expires_at, self.urls = storage, expires_at, {}
+        urls = self.urls.get(path)
+        if urls is None:
+            urls = {
+                "thumbnail": storage.signed_get_url(key(path, THUMB), expires_at=expires_at),
+                "display": storage.signed_get_url(key(path, DISPLAY), expires_at=expires_at),
+                "original": storage.signed_get_url(key(path, ORIGINAL), expires_at=expires_at),
+            }
+            self.urls[path] = urls
+        return urls
+
+
+_signed = _SignedUrls()
+
+
 def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
-    storage = services.storage
-    path = row["storage_path"]
     return {
         "id": row["id"],
         "user_id": row["user_id"],
@@ -130,11 +170,7 @@ def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str,
         "blurhash": row["blurhash"],
         "like_count": row["like_count"],
         "liked_by_me": row["liked_by_me"],
-        "urls": {
-            "thumbnail": storage.signed_get_url(key(path, THUMB), expires_at=expires_at),
-            "display": storage.signed_get_url(key(path, DISPLAY), expires_at=expires_at),
-            "original": storage.signed_get_url(key(path, ORIGINAL), expires_at=expires_at),
-        },
+        "urls": _signed.get(services.storage, row["storage_path"], expires_at),
     }
 
 
