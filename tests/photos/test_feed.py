@@ -155,12 +155,6 @@ async def test_sorted_by_capture_time_then_id_across_pages(
     assert pages == 4  # 13 photos: 4, 4, 4, 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="feed.encode_cursor goes through float seconds (timedelta.total_seconds() *"
-    " 1e6), which loses microseconds for current dates: the cursor lands a few µs after the"
-    " page's last capture time and the photos tied with it on the next page are skipped",
-)
 async def test_ties_at_a_capture_time_with_microseconds_survive_the_cursor(
     client: httpx.AsyncClient, services: Services
 ) -> None:

@@ -286,11 +286,6 @@ async def test_liked_list_pages(client: httpx.AsyncClient, services: Services) -
     assert sizes == [2, 2, 2, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="feed.encode_cursor loses microseconds (float seconds): the cursor of a like made"
-    " at .000999 points at .001000, so the next page starts with that like again",
-)
 async def test_liked_list_pages_with_real_like_times(
     client: httpx.AsyncClient, services: Services
 ) -> None:

@@ -101,7 +101,8 @@ LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 
 
 def encode_cursor(ts: datetime, photo_id: uuid.UUID) -> str:
-    micros = int((ts - FIRST_TS).total_seconds() * 1_000_000)
+    # Integer arithmetic: a float of seconds cannot hold today's dates to the microsecond.
+    micros = (ts - FIRST_TS) // timedelta(microseconds=1)
     raw = micros.to_bytes(8, "big") + photo_id.bytes
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
