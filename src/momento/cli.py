@@ -156,6 +156,8 @@ def _run_with_services(settings: Settings, work: Any) -> Any:
     """Run `work(services)` with the database pool and storage open."""
     from momento.app import build_services
 
+    # Logs go to stderr, apart from the command's own output on stdout.
+    logs.configure("warning", settings.log_json)
     with database_url(settings) as url:
         services = build_services(settings, url)
 
@@ -167,6 +169,8 @@ def _run_with_services(settings: Settings, work: Any) -> Any:
             finally:
                 await services.storage.close()
                 await services.db.close()
+                if services.image_executor is not None:
+                    services.image_executor.shutdown()
 
         return asyncio.run(go())
 

@@ -40,7 +40,13 @@ class CurrentUser:
     token: str
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
+# thread, a thread hop per dependency per request; these do no blocking work.
+async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -55,11 +61,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def get_current_user(request: Request) -> CurrentUser:
+async def get_current_user(request: Request) -> CurrentUser:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
-    claims = get_services(request).tokens.verify(token)
+    claims = services_of(request).tokens.verify(token)
     return CurrentUser(uuid.UUID(claims["sub"]), claims, token)
 
 

@@ -760,3 +760,24 @@ async def test_object_removed_after_the_check_is_missing_not_an_error(
     assert_problem(r, 409, "upload_missing")
     assert row_of(await backend.rows(), body["photo"]["id"])["upload_status"] == "pending"
     assert await backend.keys() == set()
+
+
+async def test_bytes_sent_again_after_completion_are_removed(
+    backend: Backend, alice: TestUser
+) -> None:
+    """The signed PUT outlives processing: a second PUT of the original (metadata and all)
+    after completion is never served, and completing again removes it."""
+    event = await make_event(backend, alice)
+    data = _plain_jpeg()
+    body = await created(backend, alice, event, data, "image/jpeg")
+    assert (await put(backend, body["upload"], data)).status_code == 200
+    assert (await complete(backend, alice, body["photo"]["id"])).status_code == 200
+    upload_key = photo_path(body["photo"]) + "/upload"
+    assert upload_key not in await backend.keys()
+
+    assert (await put(backend, body["upload"], data)).status_code == 200
+    assert upload_key in await backend.keys()
+    r = await complete(backend, alice, body["photo"]["id"])
+    assert r.status_code == 200
+    assert r.json()["upload_status"] == "uploaded"
+    assert upload_key not in await backend.keys()

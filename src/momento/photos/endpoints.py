@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from momento.deps import CurrentUser, Services, ServicesDep, UserDep, get_current_user, get_services
+from momento.deps import ServicesDep, UserDep
 from momento.errors import InvalidToken, Unauthorized
 from momento.events.errors import EventNotFound
 from momento.kit.schemas import problems
@@ -80,24 +80,20 @@ async def complete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UU
     return await service.complete_photo(services, user.claims, photo_id)
 
 
-# The feed routes are the hot path (the reveal stampede): their dependencies are async, so
-# they run on the event loop; FastAPI runs plain `def` dependencies (ServicesDep, UserDep) in
-# a worker thread, two thread hops per request. Same checks, same order, same OpenAPI.
-async def _services(request: Request) -> Services:
-    return get_services(request)
-
-
-async def _user(request: Request) -> CurrentUser:
-    return get_current_user(request)
-
-
-FastServices = Annotated[Services, Depends(_services)]
-FastUser = Annotated[CurrentUser, Depends(_user)]
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: a list of tags, compared weakly, or "*"."""
+    if not if_none_match:
+        return False
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 def _cached(request: Request, body: bytes, etag: str) -> Response:
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if request.headers.get("if-none-match") == etag:
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
@@ -109,8 +105,8 @@ def _cached(request: Request, body: bytes, etag: str) -> Response:
     " listed (with the event's total in `total_count`). Supports `If-None-Match`.",
 )
 async def list_photos(
-    services: FastServices,
-    user: FastUser,
+    services: ServicesDep,
+    user: UserDep,
     event_id: uuid.UUID,
     request: Request,
     limit: Limit = 20,
@@ -126,8 +122,8 @@ async def list_photos(
     responses={200: {"model": LikedPage}, **problems(*_AUTH, EventNotFound, InvalidCursor)},
 )
 async def liked_photos(
-    services: FastServices,
-    user: FastUser,
+    services: ServicesDep,
+    user: UserDep,
     event_id: uuid.UUID,
     request: Request,
     limit: Limit = 20,

@@ -262,12 +262,15 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     if not rows:
         raise PhotoNotFound()
     row = rows[0]
-    if row["upload_status"] == "uploaded":
-        return _photo(row)
-    if row["upload_status"] == "failed":
-        raise PhotoRejected(row["failure_code"] or "failed", row["failure_reason"] or "")
     storage = services.storage
     upload_key = key(row["storage_path"], UPLOAD)
+    if row["upload_status"] != "pending":
+        # The signed PUT outlives the photo's processing: bytes sent again after it (with their
+        # metadata, location included) are never served and are removed here.
+        await storage.delete(upload_key)
+        if row["upload_status"] == "uploaded":
+            return _photo(row)
+        raise PhotoRejected(row["failure_code"] or "failed", row["failure_reason"] or "")
     limit = services.settings.max_upload_bytes
     too_large = f"The file is larger than {limit} bytes."
     info = await storage.stat(upload_key)
