@@ -7,6 +7,8 @@ real ASGI app with real tokens, so row-level security runs exactly as in product
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 
 from momento.app import build_services, create_app
 from momento.config import Environment, Settings
@@ -32,7 +35,8 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 TRUNCATE = """
-TRUNCATE auth.users, auth.sessions, auth.refresh_tokens, public.profiles, public.events,
+TRUNCATE procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers,
+  auth.users, auth.sessions, auth.refresh_tokens, public.profiles, public.events,
   public.event_members, public.photos, public.photo_likes, momento.rate_limits CASCADE
 """
 
@@ -72,11 +76,27 @@ async def services(settings: Settings, database_url: str) -> AsyncIterator[Servi
     svc = build_services(settings, database_url)
     await svc.db.open()
     await svc.storage.open()
+    await svc.jobs.open_async()
     try:
         yield svc
     finally:
+        await svc.jobs.close_async()
         await svc.storage.close()
         await svc.db.close()
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_config() -> Iterator[None]:
+    """Commands run in-process configure logging for their process; that configuration
+    (structlog routed to the stdlib, the root level) must not leak into later tests."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True)
@@ -104,13 +124,8 @@ def app_for(services: Services, **setting_overrides: object) -> httpx.AsyncClien
     from momento.kit.ratelimit import RateLimiter
 
     settings = services.settings.model_copy(update=setting_overrides)
-    svc = Services(
-        settings=settings,
-        db=services.db,
-        tokens=services.tokens,
-        mailer=services.mailer,
-        limiter=RateLimiter(services.db, settings.rate_limit_window),
-        storage=services.storage,
+    svc = dataclasses.replace(
+        services, settings=settings, limiter=RateLimiter(services.db, settings.rate_limit_window)
     )
     app = create_app(svc, manage_pool=False)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

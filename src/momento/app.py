@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -17,6 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from momento import __version__, logs
+from momento.analytics import from_settings as analytics_from_settings
+from momento.analytics.endpoints import router as analytics_router
 from momento.auth import keys
 from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import render_gotrue
@@ -34,6 +38,8 @@ from momento.errors import (
     render,
 )
 from momento.events.endpoints import router as events_router
+from momento.jobs.queue import make_app as make_jobs_app
+from momento.jobs.queue import run_worker
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import from_settings as mailer_from_settings
 from momento.photos.endpoints import router as photos_router
@@ -65,6 +71,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         tokens=TokenService(signing_key, settings.base_url + "/auth/v1", settings.access_token_ttl),
         mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
         limiter=RateLimiter(db, settings.rate_limit_window),
+        jobs=make_jobs_app(database_url),
         storage=storage_from_url(
             settings.storage_url,
             Path(settings.data_dir),
@@ -73,6 +80,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
             default_ttl=settings.signed_url_ttl,
         ),
         image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
+        analytics=analytics_from_settings(settings),
     )
 
 
@@ -204,13 +212,32 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker: asyncio.Task[None] | None = None
         if manage_pool:
             await services.db.open()
             await services.storage.open()
+            await services.jobs.open_async()
+            if services.settings.inprocess_worker:
+                # Embedded mode needs one command: the job worker runs beside the API.
+                worker = asyncio.create_task(
+                    run_worker(
+                        services,
+                        install_signal_handlers=False,
+                        name="serve",
+                        concurrency=services.settings.worker_concurrency,
+                    ),
+                    name="momento-worker",
+                )
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             if manage_pool:
+                await services.jobs.close_async()
+                await services.analytics.close()
                 await services.storage.close()
                 await services.db.close()
                 if services.image_executor is not None:
@@ -231,6 +258,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     app.include_router(profiles_router, prefix="/v1")
     app.include_router(photos_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
+    app.include_router(analytics_router, prefix="/v1")
     app.include_router(files_router)
 
     @app.get("/healthz", tags=["health"])

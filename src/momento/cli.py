@@ -147,26 +147,66 @@ def db_status() -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 200),
+    default=None,
+    help="Jobs run at once (MOMENTO_WORKER_CONCURRENCY).",
+)
+@click.option("--queue", "queues", multiple=True, help="Only these queues (default: all).")
+def worker(concurrency: int | None, queues: tuple[str, ...]) -> None:
+    """Run a job worker (several may run, on several machines; each job runs once)."""
+    from momento.jobs.queue import run_worker
+
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_json)
+
+    async def work(services: Any) -> None:
+        click.echo("worker started; Ctrl-C stops it after the jobs in hand", err=True)
+        await run_worker(
+            services,
+            concurrency=concurrency or settings.worker_concurrency,
+            name="worker",
+            queues=list(queues) or None,
+        )
+
+    _run_with_services(settings, work, log_level=settings.log_level)
+
+
+@main.command()
+@click.option("--limit", type=int, default=20, show_default=True, help="Jobs listed per state.")
+def jobs(limit: int) -> None:
+    """Show queued, running, failed and scheduled jobs."""
+    from momento.jobs import admin
+
+    settings = _settings()
+    summary = _run_with_services(settings, lambda s: admin.summary(s.db, limit))
+    click.echo(admin.render(summary))
+
+
 @main.group()
 def moderation() -> None:
     """Review flagged photos."""
 
 
-def _run_with_services(settings: Settings, work: Any) -> Any:
-    """Run `work(services)` with the database pool and storage open."""
+def _run_with_services(settings: Settings, work: Any, log_level: str = "warning") -> Any:
+    """Run `work(services)` with the database pool, storage and job queue open."""
     from momento.app import build_services
 
     # Logs go to stderr, apart from the command's own output on stdout.
-    logs.configure("warning", settings.log_json)
+    logs.configure(log_level, settings.log_json)
     with database_url(settings) as url:
         services = build_services(settings, url)
 
         async def go() -> Any:
             await services.db.open()
             await services.storage.open()
+            await services.jobs.open_async()
             try:
                 return await work(services)
             finally:
+                await services.jobs.close_async()
                 await services.storage.close()
                 await services.db.close()
                 if services.image_executor is not None:

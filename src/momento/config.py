@@ -121,6 +121,53 @@ class Settings(BaseSettings):
     # Threads doing image work (libvips and pillow-heif release the GIL).
     image_workers: int = Field(2, ge=1, le=64)
 
+    # --- analytics ---
+    # PostHog project key (phc_...): unset, nothing is captured and no flags are evaluated.
+    posthog_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("POSTHOG_API_KEY", "MOMENTO_POSTHOG_API_KEY")
+    )
+    posthog_host: str = Field(
+        "https://us.i.posthog.com",
+        validation_alias=AliasChoices("POSTHOG_HOST", "MOMENTO_POSTHOG_HOST"),
+    )
+    # Captured events are sent in batches of this many, or after this many seconds.
+    posthog_flush_at: int = Field(100, ge=1, le=1000)
+    posthog_flush_interval: float = Field(5.0, gt=0)
+    # One upload to PostHog gives up after this long (it runs in a background thread).
+    posthog_timeout: float = Field(5.0, gt=0)
+    # Feature flags for GET /v1/config: PostHog gets this long, then the answer has none;
+    # a user's flags are reused for this many seconds (0: asked every time).
+    posthog_flags_timeout: float = Field(1.0, gt=0, le=10)
+    posthog_flags_ttl: int = Field(60, ge=0)
+
+    # --- jobs ---
+    # `momento serve` runs a job worker in its process; turn off when separate
+    # `momento worker` processes run the jobs.
+    inprocess_worker: bool = True
+    worker_concurrency: int = Field(10, ge=1, le=200)
+
+    # --- billing (RevenueCat) ---
+    # The value RevenueCat sends verbatim in the webhook's Authorization header (set in its
+    # dashboard); unset, POST /webhooks/revenuecat answers 503.
+    revenuecat_webhook_auth: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REVENUECAT_WEBHOOK_AUTH", "MOMENTO_REVENUECAT_WEBHOOK_AUTH"),
+    )
+    # Secret API key for the REST API (purchase verification); unset, verification answers 503.
+    revenuecat_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("REVENUECAT_API_KEY", "MOMENTO_REVENUECAT_API_KEY")
+    )
+    revenuecat_api_url: str = Field(
+        "https://api.revenuecat.com",
+        validation_alias=AliasChoices("REVENUECAT_API_URL", "MOMENTO_REVENUECAT_API_URL"),
+    )
+    revenuecat_timeout: float = Field(10.0, gt=0)
+    # Products that make one event premium (bought per event by its host), as a JSON list.
+    premium_product_ids: list[str] = Field(default_factory=lambda: ["event_premium"])
+    # Entitlement of a host subscription: while active, the events its holder creates are
+    # premium. Unset: no host subscription.
+    host_entitlement_id: str | None = None
+
     # --- rate limits (requests per window, per client address and per account) ---
     rate_limit_window: Seconds = 60
     rate_limit_login_per_ip: int = Field(30, ge=1)
@@ -160,6 +207,19 @@ class Settings(BaseSettings):
 
         parse(v)
         return v
+
+    @field_validator("posthog_api_key")
+    @classmethod
+    def _check_posthog_api_key(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+    @field_validator("posthog_host")
+    @classmethod
+    def _check_posthog_host(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s):// URL such as https://eu.i.posthog.com")
+        return v.rstrip("/")
 
     @field_validator("log_level")
     @classmethod

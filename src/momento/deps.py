@@ -7,8 +7,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import procrastinate
 from fastapi import Depends, Request
 
+from momento.analytics.client import Analytics, NoAnalytics
 from momento.auth.tokens import TokenService
 from momento.config import Settings
 from momento.db import Database
@@ -27,10 +29,14 @@ class Services:
     tokens: TokenService
     mailer: Mailer
     limiter: RateLimiter
+    # The job queue (procrastinate); opened with the app, also what workers run.
+    jobs: procrastinate.App
     # Photo files; `momento.app.build_services` sets the configured backend.
     storage: Storage = field(default_factory=NoStorage)
     # Where image work runs, off the event loop (None: the loop's default thread pool).
     image_executor: Executor | None = None
+    # Product analytics (PostHog); `build_services` sets it when POSTHOG_API_KEY is set.
+    analytics: Analytics = field(default_factory=NoAnalytics)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the test's own event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import re
@@ -109,10 +110,9 @@ def smtp_url(smtp_server: tuple[Controller, Inbox]) -> str:
 
 def services_with(services: Services, mailer: Mailer | None = None, **overrides: Any) -> Services:
     settings = services.settings.model_copy(update=overrides)
-    return Services(
+    return dataclasses.replace(
+        services,
         settings=settings,
-        db=services.db,
-        tokens=services.tokens,
         mailer=mailer or services.mailer,
         limiter=RateLimiter(services.db, settings.rate_limit_window),
     )

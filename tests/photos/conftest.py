@@ -9,6 +9,7 @@ to the app and presigned S3 URLs over the network to moto.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,14 +107,11 @@ async def backend(
         endpoint: str = request.getfixturevalue("moto_endpoint")
         storage = s3_storage(endpoint, make_bucket(request.getfixturevalue("s3_admin")))
     settings = services.settings.model_copy()
-    svc = Services(
+    svc = dataclasses.replace(
+        services,
         settings=settings,
-        db=services.db,
-        tokens=services.tokens,
-        mailer=services.mailer,
         limiter=RateLimiter(services.db, settings.rate_limit_window),
         storage=storage,
-        image_executor=services.image_executor,
     )
     await storage.open()
     try:

@@ -8,17 +8,14 @@ worker thread while the test's loop waits. Its storage is the session's local st
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import structlog
 from click.testing import CliRunner
 
 from momento.cli import main
@@ -59,20 +56,6 @@ class Cli:
         )
         lines = [line for line in result.output.splitlines() if not LOG_LINE.match(line)]
         return Outcome(result.exit_code, "\n".join(lines))
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging_config() -> Iterator[None]:
-    """The CLI configures logging for its process; in-process runs must not leave that
-    configuration (structlog routed to the stdlib, a WARNING root level) to later tests."""
-    root = logging.getLogger()
-    level, handlers = root.level, root.handlers[:]
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-        root.handlers[:] = handlers
-        structlog.reset_defaults()
 
 
 @pytest.fixture
