@@ -328,13 +328,7 @@ class AuthService:
             return session
         log.info("user signed up", user_id=str(user["id"]), confirmed=False)
         assert otp is not None
-        await self._mail_or_fail(
-            email,
-            "Confirm your signup",
-            "Follow this link to confirm your account:",
-            self._verify_link(otp_hash(email, otp), "signup", redirect_to),
-            otp,
-        )
+        await self._mail_confirmation(email, otp, redirect_to)
         return user_json(user)
 
     async def _signup_existing(self, existing: DictRow, redirect_to: str | None) -> dict[str, Any]:
@@ -356,6 +350,10 @@ class AuthService:
             if row is None or row["recent"]:
                 return user_json(existing)
             await conn.execute(_SET_CONFIRMATION, (otp_hash(email, otp), existing["id"]))
+        await self._mail_confirmation(email, otp, redirect_to)
+        return user_json(existing)
+
+    async def _mail_confirmation(self, email: str, otp: str, redirect_to: str | None) -> None:
         await self._mail_or_fail(
             email,
             "Confirm your signup",
@@ -363,7 +361,6 @@ class AuthService:
             self._verify_link(otp_hash(email, otp), "signup", redirect_to),
             otp,
         )
-        return user_json(existing)
 
     def _fake_user(self, email: str) -> dict[str, Any]:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
