@@ -31,6 +31,8 @@ for _name in list(os.environ):
         "JWT_PRIVATE_KEY",
         "STORAGE_URL",
         "FILES_SIGNING_SECRET",
+        "POSTHOG_API_KEY",
+        "POSTHOG_HOST",
     ):
         del os.environ[_name]
 

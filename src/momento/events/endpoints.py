@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
+from momento.analytics import events as analytics_events
 from momento.deps import ServicesDep, UserDep, client_ip
 from momento.errors import (
     InvalidToken,
@@ -41,7 +42,11 @@ _AUTH = (Unauthorized, InvalidToken)
 )
 async def create_event(services: ServicesDep, user: UserDep, body: EventCreate) -> Event:
     """Create an event."""
-    return await service.create_event(services.db, user.claims, body)
+    event = await service.create_event(services.db, user.claims, body)
+    analytics_events.event_created(
+        services.analytics, user.id, event_id=event.id, is_premium=event.is_premium
+    )
+    return event
 
 
 @router.get("", response_model=list[Event], responses=problems(*_AUTH))
@@ -70,6 +75,8 @@ async def join_event(
     event, joined = await service.join_event(
         services, user.claims, user.id, client_ip(request), body.join_code
     )
+    if joined:
+        analytics_events.user_joined_event(services.analytics, user.id, event_id=event.id)
     response.status_code = status.HTTP_201_CREATED if joined else status.HTTP_200_OK
     return event
 

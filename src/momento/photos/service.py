@@ -19,6 +19,7 @@ from typing import Any, LiteralString
 from psycopg import errors
 
 from momento import logs
+from momento.analytics import events as analytics_events
 from momento.db.pool import Claims
 from momento.deps import Services
 from momento.events.errors import EventNotFound
@@ -305,7 +306,7 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     await storage.put(key(path, DISPLAY), result.display, "image/jpeg")
     await storage.put(key(path, THUMB), result.thumb, "image/jpeg")
     async with services.db.privileged() as conn:
-        await conn.execute(
+        marked = await conn.execute(
             MARK_UPLOADED,
             {
                 "id": photo_id,
@@ -315,6 +316,16 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
                 "size": len(data),
                 "blurhash": result.blurhash,
             },
+        )
+    if marked.rowcount > 0:  # this call (not a concurrent one) made it uploaded
+        analytics_events.photo_uploaded(
+            services.analytics,
+            row["user_id"],
+            event_id=row["event_id"],
+            photo_id=photo_id,
+            width=result.width,
+            height=result.height,
+            content_type=result.mime,
         )
     await storage.delete(upload_key)
     rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from momento.analytics import events as analytics_events
 from momento.deps import ServicesDep, UserDep
 from momento.errors import InvalidToken, PayloadTooLarge, Unauthorized, ValidationFailed
 from momento.kit.schemas import problems, summaries_from_docstrings
@@ -65,6 +66,7 @@ async def get_my_stats(services: ServicesDep, user: UserDep) -> Stats:
 async def delete_me(services: ServicesDep, user: UserDep) -> None:
     """Delete my account."""
     await service.delete_account(services.db, user.id)
+    analytics_events.account_deleted(services.analytics, user.id)
 
 
 summaries_from_docstrings(router)

@@ -1,0 +1,70 @@
+"""Fixtures for the analytics tests: the app wired to the real PostHog client and a fake.
+
+`wired` is the whole app (the session's database, tokens and storage) whose analytics is
+`PostHogAnalytics`, built from settings pointing at a `FakePostHog` on 127.0.0.1 that the test
+can stop, hold or make fail. Batches go out every 50 ms; tests flush before asserting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from momento.analytics import PostHogAnalytics, from_settings
+from momento.app import create_app
+from momento.deps import Services
+from tests.fakes.posthog import API_KEY, FakePostHog
+
+
+@dataclass
+class Wired:
+    services: Services
+    analytics: PostHogAnalytics
+    client: httpx.AsyncClient
+    fake: FakePostHog
+
+    async def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every event the fake received once the client sent what it had queued."""
+        await self.analytics.flush(10)
+        return self.fake.events(name)
+
+
+@pytest.fixture
+def posthog_fake() -> Iterator[FakePostHog]:
+    with FakePostHog() as fake:
+        yield fake
+
+
+def wire(services: Services, **settings: Any) -> Services:
+    """The session's services with these settings and the analytics they configure."""
+    updated = services.settings.model_copy(update=settings)
+    return dataclasses.replace(services, settings=updated, analytics=from_settings(updated))
+
+
+@pytest.fixture
+async def wired(services: Services, posthog_fake: FakePostHog) -> AsyncIterator[Wired]:
+    svc = wire(
+        services,
+        posthog_api_key=API_KEY,
+        posthog_host=posthog_fake.url,
+        posthog_flush_interval=0.05,
+        # Longer than any test waits: a held upload is still waiting when the test is done.
+        posthog_timeout=30.0,
+        posthog_flags_timeout=0.5,
+        posthog_flags_ttl=0,
+    )
+    analytics = svc.analytics
+    assert isinstance(analytics, PostHogAnalytics)
+    analytics.close_timeout = 0.3
+    transport = httpx.ASGITransport(app=create_app(svc, manage_pool=False))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Wired(svc, analytics, client, posthog_fake)
+    finally:
+        posthog_fake.release()
+        await analytics.close()
