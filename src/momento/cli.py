@@ -206,6 +206,7 @@ def _run_with_services(settings: Settings, work: Any, log_level: str = "warning"
             try:
                 return await work(services)
             finally:
+                await services.analytics.close()
                 await services.jobs.close_async()
                 await services.storage.close()
                 await services.db.close()

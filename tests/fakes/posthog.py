@@ -49,6 +49,14 @@ class Batch:
         return batch
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A connection cut by stop() while answering: expected, not worth a traceback.
+        return
+
+
 class FakePostHog:
     def __init__(self, api_key: str = API_KEY) -> None:
         self.api_key = api_key
@@ -62,7 +70,7 @@ class FakePostHog:
         self._open = threading.Event()  # set: answer; clear: hold requests
         self._open.set()
         self.held = 0  # requests waiting in hold() right now
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._connections: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
 
@@ -79,8 +87,7 @@ class FakePostHog:
     def start(self) -> None:
         if self._server is not None:
             return
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self.port), _handler(self))
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
