@@ -140,6 +140,37 @@ class Settings(BaseSettings):
     posthog_flags_timeout: float = Field(1.0, gt=0, le=10)
     posthog_flags_ttl: int = Field(60, ge=0)
 
+    # --- push ---
+    # APNs token authentication: the .p8 key (its PEM text in APNS_KEY, or a path to the file
+    # in APNS_KEY_FILE), its key id, the team id and the app's bundle id (the topic). All or
+    # none: unset, notifications are only logged (the console sender, embedded mode).
+    apns_key: str | None = Field(
+        None, validation_alias=AliasChoices("APNS_KEY", "MOMENTO_APNS_KEY")
+    )
+    apns_key_file: Path | None = Field(
+        None, validation_alias=AliasChoices("APNS_KEY_FILE", "MOMENTO_APNS_KEY_FILE")
+    )
+    apns_key_id: str | None = Field(
+        None, validation_alias=AliasChoices("APNS_KEY_ID", "MOMENTO_APNS_KEY_ID")
+    )
+    apns_team_id: str | None = Field(
+        None, validation_alias=AliasChoices("APNS_TEAM_ID", "MOMENTO_APNS_TEAM_ID")
+    )
+    apns_topic: str | None = Field(
+        None, validation_alias=AliasChoices("APNS_TOPIC", "MOMENTO_APNS_TOPIC")
+    )
+    # Apple's development environment (builds signed for development) instead of production.
+    apns_use_sandbox: bool = Field(
+        False, validation_alias=AliasChoices("APNS_USE_SANDBOX", "MOMENTO_APNS_USE_SANDBOX")
+    )
+    # Another APNs base URL (https://host:port): a fake or a proxy.
+    apns_url: str | None = Field(
+        None, validation_alias=AliasChoices("APNS_URL", "MOMENTO_APNS_URL")
+    )
+    # "New photos added" goes out at most once per event per this many seconds (uploads in
+    # between are announced together).
+    push_new_photos_interval: int = Field(600, ge=10)
+
     # --- jobs ---
     # `momento serve` runs a job worker in its process; turn off when separate
     # `momento worker` processes run the jobs.
@@ -221,6 +252,41 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// URL such as https://eu.i.posthog.com")
         return v.rstrip("/")
 
+    @field_validator("apns_key", "apns_key_id", "apns_team_id", "apns_topic", "apns_url")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+    @field_validator("apns_url")
+    @classmethod
+    def _check_apns_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// URL such as https://api.push.apple.com")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_apns(self) -> Settings:
+        if self.apns_key and self.apns_key_file:
+            raise ValueError("set APNS_KEY or APNS_KEY_FILE, not both")
+        given = {
+            "APNS_KEY (or APNS_KEY_FILE)": bool(self.apns_key or self.apns_key_file),
+            "APNS_KEY_ID": bool(self.apns_key_id),
+            "APNS_TEAM_ID": bool(self.apns_team_id),
+            "APNS_TOPIC": bool(self.apns_topic),
+        }
+        if any(given.values()) and not all(given.values()):
+            missing = [name for name, ok in given.items() if not ok]
+            raise ValueError(
+                "APNs needs APNS_KEY (or APNS_KEY_FILE), APNS_KEY_ID, APNS_TEAM_ID and "
+                "APNS_TOPIC together; missing " + ", ".join(missing)
+            )
+        if self.apns_key_file is not None and not self.apns_key_file.is_file():
+            raise ValueError(f"APNS_KEY_FILE {self.apns_key_file} is not a readable file")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, v: str) -> str:
@@ -263,6 +329,24 @@ class Settings(BaseSettings):
         return not (self.storage_url or "").startswith("s3:")
 
     @property
+    def apns_configured(self) -> bool:
+        """True when APNs credentials are set (else the console sender logs notifications)."""
+        return bool(
+            (self.apns_key or self.apns_key_file)
+            and self.apns_key_id
+            and self.apns_team_id
+            and self.apns_topic
+        )
+
+    def apns_key_pem(self) -> str | None:
+        """The .p8 key's PEM text, from APNS_KEY or read from APNS_KEY_FILE."""
+        if self.apns_key:
+            return self.apns_key.replace("\\n", "\n")
+        if self.apns_key_file is not None:
+            return self.apns_key_file.read_text(encoding="utf-8")
+        return None
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -284,7 +368,8 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = _env_name(err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
-            shown = "" if "production" in msg else f" (got {err.get('input')!r})"
+            # A check of the whole (model validators: no loc) would echo every setting.
+            shown = "" if "production" in msg or not err["loc"] else f" (got {err.get('input')!r})"
             if name.endswith(("KEY", "URL", "PASSWORD", "SECRET")):
                 shown = ""  # never echo secrets
             problems.append(f"{name}: {msg}{shown}")
