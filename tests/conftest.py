@@ -25,7 +25,7 @@ from momento.db import migrate as migrations
 from momento.deps import Services
 
 for _name in list(os.environ):
-    if _name.startswith("MOMENTO_") or _name in (
+    if _name.startswith(("MOMENTO_", "APNS_")) or _name in (
         "DATABASE_URL",
         "SMTP_URL",
         "JWT_PRIVATE_KEY",
@@ -39,7 +39,8 @@ for _name in list(os.environ):
 TRUNCATE = """
 TRUNCATE procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers,
   auth.users, auth.sessions, auth.refresh_tokens, public.profiles, public.events,
-  public.event_members, public.photos, public.photo_likes, momento.rate_limits CASCADE
+  public.event_members, public.photos, public.photo_likes, momento.rate_limits,
+  momento.push_deliveries, momento.reveals, momento.announced_photos CASCADE
 """
 
 

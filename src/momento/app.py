@@ -44,6 +44,8 @@ from momento.kit.ratelimit import RateLimiter
 from momento.mail import from_settings as mailer_from_settings
 from momento.photos.endpoints import router as photos_router
 from momento.profiles.endpoints import router as profiles_router
+from momento.push import from_settings as push_from_settings
+from momento.push import start as start_push
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
 from momento.storage.endpoints import router as files_router
@@ -81,6 +83,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         ),
         image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
         analytics=analytics_from_settings(settings),
+        push=push_from_settings(settings),
     )
 
 
@@ -217,6 +220,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
             await services.db.open()
             await services.storage.open()
             await services.jobs.open_async()
+            await start_push(services.push)
             if services.settings.inprocess_worker:
                 # Embedded mode needs one command: the job worker runs beside the API.
                 worker = asyncio.create_task(
@@ -237,6 +241,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
                     await worker
             if manage_pool:
                 await services.jobs.close_async()
+                await services.push.close()
                 await services.analytics.close()
                 await services.storage.close()
                 await services.db.close()

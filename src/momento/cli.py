@@ -163,13 +163,19 @@ def worker(concurrency: int | None, queues: tuple[str, ...]) -> None:
     logs.configure(settings.log_level, settings.log_json)
 
     async def work(services: Any) -> None:
+        from momento.push import start as start_push
+
         click.echo("worker started; Ctrl-C stops it after the jobs in hand", err=True)
-        await run_worker(
-            services,
-            concurrency=concurrency or settings.worker_concurrency,
-            name="worker",
-            queues=list(queues) or None,
-        )
+        await start_push(services.push)
+        try:
+            await run_worker(
+                services,
+                concurrency=concurrency or settings.worker_concurrency,
+                name="worker",
+                queues=list(queues) or None,
+            )
+        finally:
+            await services.push.close()
 
     _run_with_services(settings, work, log_level=settings.log_level)
 

@@ -17,6 +17,7 @@ from momento.db import Database
 from momento.errors import Unauthorized
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import Mailer
+from momento.push.apns import ConsoleSender, Sender
 from momento.storage import NoStorage, Storage
 
 
@@ -37,6 +38,8 @@ class Services:
     image_executor: Executor | None = None
     # Product analytics (PostHog); `build_services` sets it when POSTHOG_API_KEY is set.
     analytics: Analytics = field(default_factory=NoAnalytics)
+    # Push notifications: APNs when configured (`momento.push.from_settings`), else logged.
+    push: Sender = field(default_factory=ConsoleSender)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ _AUTH = (Unauthorized, InvalidToken)
 )
 async def create_event(services: ServicesDep, user: UserDep, body: EventCreate) -> Event:
     """Create an event."""
-    event = await service.create_event(services.db, user.claims, body)
+    event = await service.create_event(services.db, user.claims, body, jobs=services.jobs)
     analytics_events.event_created(
         services.analytics, user.id, event_id=event.id, is_premium=event.is_premium
     )
@@ -108,7 +108,7 @@ async def update_event(
     services: ServicesDep, user: UserDep, event_id: uuid.UUID, body: EventUpdate
 ) -> Event:
     """Change an event."""
-    return await service.update_event(services.db, user.claims, event_id, body)
+    return await service.update_event(services.db, user.claims, event_id, body, jobs=services.jobs)
 
 
 @router.delete(

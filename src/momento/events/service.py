@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, LiteralString
 
+import procrastinate
 from psycopg import errors
 
 from momento.db import Database
@@ -30,6 +31,7 @@ from momento.events.errors import (
 )
 from momento.events.schemas import Event, EventCreate, EventUpdate, Member
 from momento.profiles.errors import UserNotFound
+from momento.reveal import scheduling as reveal_scheduling
 
 # The columns of Event from a row `e` of public.events, photo_count aside. member_count comes
 # through the event_members policy (members see each other).
@@ -175,7 +177,10 @@ async def get_event(db: Database, claims: Claims, event_id: uuid.UUID) -> Event:
     return Event.model_validate(rows[0])
 
 
-async def create_event(db: Database, claims: Claims, body: EventCreate) -> Event:
+async def create_event(
+    db: Database, claims: Claims, body: EventCreate, *, jobs: procrastinate.App | None = None
+) -> Event:
+    """Create the event; with `jobs`, its reveal is scheduled once the insert committed."""
     if body.release_at <= body.starts_at:
         raise ReleaseBeforeStart()
     params = body.model_dump()
@@ -196,12 +201,20 @@ async def create_event(db: Database, claims: Claims, body: EventCreate) -> Event
                 if attempt == JOIN_CODE_ATTEMPTS:
                     raise Conflict("Could not allocate a join code; try again.") from exc
     assert row is not None
-    return Event.model_validate(row)
+    event = Event.model_validate(row)
+    await reveal_scheduling.reveal_changed(jobs, event.id, event.release_at)
+    return event
 
 
 async def update_event(
-    db: Database, claims: Claims, event_id: uuid.UUID, body: EventUpdate
+    db: Database,
+    claims: Claims,
+    event_id: uuid.UUID,
+    body: EventUpdate,
+    *,
+    jobs: procrastinate.App | None = None,
 ) -> Event:
+    """Change the event; with `jobs`, a new release_at moves its reveal job (after commit)."""
     if body.starts_at is not None and body.release_at is not None:
         if body.release_at <= body.starts_at:
             raise ReleaseBeforeStart()
@@ -211,7 +224,10 @@ async def update_event(
             row = await cur.fetchone()
         if row is None:
             raise await _refusal(conn, event_id)
-    return Event.model_validate(row)
+    event = Event.model_validate(row)
+    if "release_at" in body.model_fields_set:
+        await reveal_scheduling.reveal_changed(jobs, event.id, event.release_at)
+    return event
 
 
 async def delete_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
@@ -248,6 +264,8 @@ async def join_event(
         row = await cur.fetchone()
     if row is None:  # pragma: no cover - the caller is a member now
         raise JoinCodeInvalid()
+    if joined["joined"]:
+        await reveal_scheduling.member_joined(services.jobs, joined["event_id"], user_id)
     return Event.model_validate(row), bool(joined["joined"])
 
 

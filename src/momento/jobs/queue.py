@@ -8,6 +8,7 @@ import procrastinate
 from procrastinate.psycopg_connector import PsycopgConnector
 
 from momento.jobs import tasks as jobs_tasks
+from momento.reveal import tasks as reveal_tasks
 
 if TYPE_CHECKING:
     from momento.deps import Services
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 # Every domain's task blueprint, with the namespace its task names get ("jobs:retry_stalled").
 BLUEPRINTS: list[tuple[str, procrastinate.Blueprint]] = [
     ("jobs", jobs_tasks.blueprint),
+    ("reveal", reveal_tasks.blueprint),
 ]
 
 

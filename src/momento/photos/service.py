@@ -44,6 +44,7 @@ from momento.photos.schemas import (
     PhotoUpload,
     UploadTargetOut,
 )
+from momento.reveal import scheduling as reveal_scheduling
 from momento.storage import StorageNotFound
 
 log = logs.get("momento.photos")
@@ -333,6 +334,9 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
         raise PhotoNotFound()
     if rows[0]["upload_status"] != "uploaded":
         raise NotPending()
+    await reveal_scheduling.photo_added(
+        services.jobs, row["event_id"], services.settings.push_new_photos_interval
+    )
     return _photo(rows[0])
 
 
