@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal clean
+.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -30,7 +30,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
-bench: bench-processing bench-reveal
+bench: bench-processing bench-reveal bench-push
 
 bench-processing: $(STAMP)
 	$(BIN)/python bench/processing.py
@@ -38,6 +38,10 @@ bench-processing: $(STAMP)
 # The reveal feed over HTTP (wrk) against the same query run directly (pgbench).
 bench-reveal: $(STAMP)
 	$(BIN)/python bench/reveal.py
+
+# The reveal push job for 10,000 members against the fake APNs vs the raw sender.
+bench-push: $(STAMP)
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
