@@ -94,6 +94,7 @@ class Timed:
 
     def __init__(self, inner: ApnsSender) -> None:
         self.inner = inner
+        self.first_send = 0.0
         self.last_ack = 0.0
 
     async def open(self) -> None:
@@ -106,6 +107,7 @@ class Timed:
         return await self.inner.send(notification)
 
     async def send_many(self, notifications: Iterable[Notification]) -> list[SendResult]:
+        self.first_send = time.perf_counter()
         results = await self.inner.send_many(notifications)
         self.last_ack = time.perf_counter()
         return results
@@ -117,6 +119,7 @@ class Row:
     sent: int
     to_last_ack: float
     job: float | None
+    before_send: float | None = None  # job start to the first notification handed to APNs
 
 
 def job_context(svc: Services, event_id: uuid.UUID) -> Any:
@@ -244,6 +247,7 @@ async def run(members: int, rounds: int, folder: Path) -> None:
                     int(outcome["delivered"]),
                     sender.last_ack - started,
                     done - started,
+                    sender.first_send - started,
                 )
             )
 
@@ -284,7 +288,17 @@ async def run(members: int, rounds: int, folder: Path) -> None:
             f"| {row.name} | {row.sent:,} | {row.to_last_ack:.3f} |"
             f" {row.sent / row.to_last_ack:,.0f} | {job} | {row.to_last_ack / best_raw:.2f}x |"
         )
-    best_job = min(r.to_last_ack for r in rows if r.name == "reveal job")
+    jobs = [r for r in rows if r.name == "reveal job"]
+    best = min(jobs, key=lambda r: r.to_last_ack)
+    best_job = best.to_last_ack
+    assert best.before_send is not None
+    assert best.job is not None
+    say()
+    say(
+        f"best reveal job: {best.before_send:.3f} s before the first send (event read, ledger"
+        f" claim, notifications built), {best.to_last_ack - best.before_send:.3f} s sending,"
+        f" {best.job - best.to_last_ack:.3f} s recording the answers"
+    )
     verdict = "PASS" if best_job <= TARGET_SECONDS * members / 10_000 else "MISS"
     say()
     say(
