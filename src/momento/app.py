@@ -25,6 +25,8 @@ from momento.auth import keys
 from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import render_gotrue
 from momento.auth.tokens import TokenService
+from momento.billing.endpoints import router as billing_router
+from momento.billing.endpoints import webhook_router as revenuecat_webhook_router
 from momento.config import Settings, load_settings
 from momento.db import Database
 from momento.deps import Services
@@ -264,7 +266,9 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     app.include_router(photos_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
+    app.include_router(billing_router, prefix="/v1")
     app.include_router(files_router)
+    app.include_router(revenuecat_webhook_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import procrastinate
 from procrastinate.psycopg_connector import PsycopgConnector
 
+from momento.billing import tasks as billing_tasks
 from momento.jobs import tasks as jobs_tasks
 from momento.reveal import tasks as reveal_tasks
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 BLUEPRINTS: list[tuple[str, procrastinate.Blueprint]] = [
     ("jobs", jobs_tasks.blueprint),
     ("reveal", reveal_tasks.blueprint),
+    ("billing", billing_tasks.blueprint),
 ]
 
 
