@@ -40,7 +40,7 @@ TRUNCATE = """
 TRUNCATE procrastinate_jobs, procrastinate_periodic_defers, procrastinate_workers,
   auth.users, auth.sessions, auth.refresh_tokens, public.profiles, public.events,
   public.event_members, public.photos, public.photo_likes, momento.rate_limits,
-  momento.push_deliveries, momento.reveals, momento.announced_photos CASCADE
+  momento.push_deliveries, momento.reveals, momento.announced_photos, momento.file_purges CASCADE
 """
 
 

@@ -264,5 +264,21 @@ def moderation_remove(photo_id: uuid.UUID) -> None:
     click.echo(f"removed {photo_id}")
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would go; change nothing.")
+@click.option(
+    "--orphans/--no-orphans",
+    default=True,
+    show_default=True,
+    help="Also expire abandoned uploads and remove files no row points to.",
+)
+def cleanup(dry_run: bool, orphans: bool) -> None:
+    """Remove expired free events, deleted events' files and orphans (or show them)."""
+    from momento.cleanup import command
+
+    settings = _settings()
+    _run_with_services(settings, lambda s: command.run(s, dry_run=dry_run, orphans=orphans))
+
+
 if __name__ == "__main__":
     main()

@@ -177,6 +177,17 @@ class Settings(BaseSettings):
     inprocess_worker: bool = True
     worker_concurrency: int = Field(10, ge=1, le=200)
 
+    # --- cleanup ---
+    # Free events are soft-deleted this many days after their reveal, then hard-deleted
+    # (files and rows); premium events are kept.
+    free_event_retention_days: int = Field(7, ge=0)
+    # A photo still pending this many seconds after it was created is marked failed
+    # (`upload_expired`) and its partial files are removed.
+    pending_upload_expiry: Seconds = 24 * 3600
+    # Stored files no row points to are removed once they are this many seconds old (younger
+    # ones may belong to a write in flight).
+    orphan_file_grace: Seconds = 3600
+
     # --- billing (RevenueCat) ---
     # The value RevenueCat sends verbatim in the webhook's Authorization header (set in its
     # dashboard); unset, POST /webhooks/revenuecat answers 503.

@@ -99,6 +99,8 @@ async def delete_account(db: Database, user_id: uuid.UUID) -> None:
 
     Privileged because it deletes what no user may delete (the account, other members of
     the user's events); the id comes from the verified token, never from the request.
+    Photo files: the triggers of migration 0011 record every deleted photo's and event's
+    files in this same transaction and queue `cleanup:purge_files`, which removes them.
     """
     async with db.privileged() as conn:
         cur = await conn.execute(DELETE_ACCOUNT, {"user_id": user_id})

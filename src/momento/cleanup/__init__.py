@@ -1,0 +1,1 @@
+"""Cleanup: expired free events, their hard delete, account deletion's files, orphans."""

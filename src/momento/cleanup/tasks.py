@@ -1,0 +1,85 @@
+"""The cleanup jobs: daily expiry of free events, hard deletes, the hourly orphan sweep.
+
+Every job is idempotent and resumable: a worker killed mid-job leaves its work to the retry
+(or to the next periodic run), which finishes it (see `momento.cleanup.service`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from procrastinate import App, Blueprint, JobContext, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
+
+from momento import logs
+from momento.cleanup import service
+from momento.jobs.context import services_of
+
+log = logs.get("momento.cleanup")
+blueprint = Blueprint()
+
+QUEUE = "maintenance"
+# Storage may fail for a while: try again later, then leave it to the next periodic run.
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=30)
+
+
+async def defer_purge(app: App, event_id: uuid.UUID) -> bool:
+    """Queue the hard delete of a soft-deleted event; False when one is already waiting."""
+    try:
+        await app.configure_task(
+            "cleanup:purge_event", queueing_lock=f"cleanup:purge_event:{event_id}"
+        ).defer_async(event_id=str(event_id))
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+@blueprint.periodic(cron="17 3 * * *", periodic_id="expire_free_events")
+@blueprint.task(
+    name="expire_free_events",
+    queue=QUEUE,
+    queueing_lock="cleanup:expire_free_events",
+    pass_context=True,
+)
+async def expire_free_events(context: JobContext, timestamp: int) -> int:
+    """Soft-delete free events past their retention, then queue the hard delete of every
+    soft-deleted event (those of earlier runs and those their creator deleted included, so a
+    crash between the two steps loses nothing). Returns how many events were soft-deleted."""
+    services = services_of(context)
+    expired = await service.expire_free_events(services)
+    for event_id in await service.deleted_events(services.db):
+        await defer_purge(context.app, event_id)
+    return len(expired)
+
+
+@blueprint.task(name="purge_event", queue=QUEUE, retry=RETRY, pass_context=True)
+async def purge_event(context: JobContext, event_id: str) -> int:
+    """Hard-delete one soft-deleted event: rows, then files. Returns the files removed."""
+    result = await service.purge_event(services_of(context), uuid.UUID(event_id))
+    return result.files
+
+
+@blueprint.task(
+    name="purge_files",
+    queue=QUEUE,
+    queueing_lock="cleanup:purge_files",
+    retry=RETRY,
+    pass_context=True,
+)
+async def purge_files(context: JobContext) -> int:
+    """Remove the files of every purge record (queued by the triggers of migration 0011 when
+    photo or event rows are deleted: account deletion, photo deletion). Returns the files."""
+    services = services_of(context)
+    result = await service.drain_file_purges(services.db, services.storage)
+    return result.files
+
+
+@blueprint.periodic(cron="41 * * * *", periodic_id="sweep_orphans")
+@blueprint.task(
+    name="sweep_orphans", queue=QUEUE, queueing_lock="cleanup:sweep_orphans", pass_context=True
+)
+async def sweep_orphans(context: JobContext, timestamp: int) -> int:
+    """Purge records left behind, expired pending uploads, files no row points to. Returns
+    how many orphan files were removed."""
+    result = await service.sweep_orphans(services_of(context))
+    return len(result.orphans)
