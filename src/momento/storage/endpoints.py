@@ -22,7 +22,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from momento import logs
-from momento.errors import MomentoError
+from momento.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MomentoError,
+    NotFound,
+    PayloadTooLarge,
+)
 from momento.storage.base import (
     InvalidKey,
     StorageNotFound,
@@ -53,60 +60,46 @@ class FilesError(MomentoError):
         super().__init__(detail, headers={**NO_STORE, **(headers or {})})
 
 
-class SignatureInvalid(FilesError):
+class SignatureInvalid(FilesError, Forbidden):
     """The URL's signature is missing or does not match; ask the API for a new URL."""
 
-    status: ClassVar[int] = 403
-    code: ClassVar[str] = "signature_invalid"
-    title: ClassVar[str] = "Forbidden"
+    code = "signature_invalid"
 
 
-class UrlExpired(FilesError):
+class UrlExpired(FilesError, Forbidden):
     """The URL has expired; ask the API for a new one."""
 
-    status: ClassVar[int] = 403
-    code: ClassVar[str] = "url_expired"
-    title: ClassVar[str] = "Forbidden"
+    code = "url_expired"
 
 
-class InvalidFileKey(FilesError):
+class InvalidFileKey(FilesError, BadRequest):
     """The file path is not a valid object key."""
 
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "invalid_key"
-    title: ClassVar[str] = "Bad Request"
+    code = "invalid_key"
 
 
-class ContentTypeMismatch(FilesError):
+class ContentTypeMismatch(FilesError, BadRequest):
     """The Content-Type header differs from the one the upload URL was signed for."""
 
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "content_type_mismatch"
-    title: ClassVar[str] = "Bad Request"
+    code = "content_type_mismatch"
 
 
-class FileNotFound(FilesError):
+class FileNotFound(FilesError, NotFound):
     """No file is stored here."""
 
-    status: ClassVar[int] = 404
-    code: ClassVar[str] = "not_found"
-    title: ClassVar[str] = "Not Found"
+    code = "not_found"
 
 
-class KeyConflict(FilesError):
+class KeyConflict(FilesError, Conflict):
     """Something other than a file is stored where this upload would go."""
 
-    status: ClassVar[int] = 409
-    code: ClassVar[str] = "key_conflict"
-    title: ClassVar[str] = "Conflict"
+    code = "key_conflict"
 
 
-class FileTooLarge(FilesError):
+class FileTooLarge(FilesError, PayloadTooLarge):
     """The upload is larger than its URL allows."""
 
-    status: ClassVar[int] = 413
-    code: ClassVar[str] = "file_too_large"
-    title: ClassVar[str] = "Content Too Large"
+    code = "file_too_large"
 
 
 class RangeNotSatisfiable(FilesError):
