@@ -32,8 +32,8 @@ FIRST_ID = uuid.UUID(int=0)
 # ev: the event if the caller is a member (else no row: 404), with its photo count, computed
 # once per statement (in the select list it would be a subplan run for every row). page: the
 # next `limit` photos after the cursor that the policy lets the caller see. The outer query
-# adds the placeholder, like counts (public.photo_like_counts shows counts, never who liked)
-# and the caller's likes.
+# adds the blurhash placeholder and the like count (both from public.photo_feed_details, one
+# call for the page: counts, never who liked) and the caller's likes.
 FEED: LiteralString = """
 WITH ev AS (
   SELECT e.id, e.release_at <= now() AS revealed,
@@ -47,22 +47,21 @@ WITH ev AS (
     AND (p.captured_at, p.id) > (%(after_ts)s, %(after_id)s)
   ORDER BY p.captured_at, p.id
   LIMIT %(limit)s
-), counts AS (
-  SELECT c.photo_id, c.like_count
-  FROM public.photo_like_counts(ARRAY(SELECT id FROM page)) c
+), details AS (
+  SELECT d.photo_id, d.like_count, d.blurhash
+  FROM public.photo_feed_details(ARRAY(SELECT id FROM page)) d
 ), mine AS (
   SELECT l.photo_id FROM public.photo_likes l
   WHERE l.user_id = (SELECT auth.uid()) AND l.photo_id IN (SELECT id FROM page)
 )
 SELECT ev.revealed, ev.total_count,
   page.id, page.user_id, page.username, page.captured_at, page.width, page.height,
-  page.storage_path, m.blurhash,
-  coalesce(counts.like_count, 0) AS like_count,
+  page.storage_path, details.blurhash,
+  coalesce(details.like_count, 0) AS like_count,
   mine.photo_id IS NOT NULL AS liked_by_me
 FROM ev
 LEFT JOIN page ON true
-LEFT JOIN public.photo_media m ON m.photo_id = page.id
-LEFT JOIN counts ON counts.photo_id = page.id
+LEFT JOIN details ON details.photo_id = page.id
 LEFT JOIN mine ON mine.photo_id = page.id
 ORDER BY page.captured_at, page.id
 """
@@ -82,17 +81,16 @@ WITH ev AS (
     AND (l.created_at, l.photo_id) < (%(before_ts)s, %(before_id)s)
   ORDER BY l.created_at DESC, l.photo_id DESC
   LIMIT %(limit)s
-), counts AS (
-  SELECT c.photo_id, c.like_count
-  FROM public.photo_like_counts(ARRAY(SELECT id FROM page)) c
+), details AS (
+  SELECT d.photo_id, d.like_count, d.blurhash
+  FROM public.photo_feed_details(ARRAY(SELECT id FROM page)) d
 )
 SELECT true AS revealed, page.id, page.user_id, page.username, page.captured_at, page.width,
-  page.height, page.storage_path, page.liked_at, m.blurhash,
-  coalesce(counts.like_count, 0) AS like_count, true AS liked_by_me
+  page.height, page.storage_path, page.liked_at, details.blurhash,
+  coalesce(details.like_count, 0) AS like_count, true AS liked_by_me
 FROM ev
 LEFT JOIN page ON true
-LEFT JOIN public.photo_media m ON m.photo_id = page.id
-LEFT JOIN counts ON counts.photo_id = page.id
+LEFT JOIN details ON details.photo_id = page.id
 ORDER BY page.liked_at DESC, page.id DESC
 """
 
