@@ -6,9 +6,9 @@ the feed at once. Measured in the same run, on the same embedded PostgreSQL:
 
 * http: the real server (`momento serve`, as a subprocess, with 1 and with 2 worker
   processes, `--pool` database connections each, 4 by default: on 2 cores more backends
-  only queue on the CPU), driven by `wrk` (Debian package wrk) with a Lua script that sends
-  each request as a random member (their own access token) for a random one of the event's
-  100 pages.
+  only queue on the CPU; the job worker off, `MOMENTO_INPROCESS_WORKER=false`), driven by
+  `wrk` (Debian package wrk) with a Lua script that sends each request as a random member
+  (their own access token) for a random one of the event's 100 pages.
 * direct: `pgbench` running exactly what one request runs in the database, the same way:
   `momento.db.pool.SET_IDENTITY_READ` (role `authenticated`, the member's claims, read from a
   bench table by a random index, and the statement's plan mode) and the FEED statement
@@ -436,6 +436,10 @@ class Server:
             "MOMENTO_LOG_LEVEL": "warning",
             "MOMENTO_DB_POOL_MIN": str(pool),
             "MOMENTO_DB_POOL_MAX": str(pool),
+            # The API alone: the job worker that `serve` runs by default would also find the
+            # seeded events (revealed yesterday, without their reveal jobs) and send their
+            # 10,200 overdue reveal notifications from the server processes mid-run.
+            "MOMENTO_INPROCESS_WORKER": "false",
         }
         self.log = (data_dir / f"server-{workers}.log").open("wb")
         self.proc = subprocess.Popen(  # noqa: S603
