@@ -436,9 +436,8 @@ class Server:
             "MOMENTO_LOG_LEVEL": "warning",
             "MOMENTO_DB_POOL_MIN": str(pool),
             "MOMENTO_DB_POOL_MAX": str(pool),
-            # The API alone: the job worker that `serve` runs by default would also find the
-            # seeded events (revealed yesterday, without their reveal jobs) and send their
-            # 10,200 overdue reveal notifications from the server processes mid-run.
+            # The API alone: the job worker that `serve` runs by default (periodic jobs every
+            # minute) stays out of the server processes, as with `momento worker` beside them.
             "MOMENTO_INPROCESS_WORKER": "false",
         }
         self.log = (data_dir / f"server-{workers}.log").open("wb")
