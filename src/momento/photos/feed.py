@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
 import orjson
+from psycopg.rows import DictRow
 
 from momento.db.pool import Claims
 from momento.deps import Services
@@ -190,6 +191,21 @@ def _render(body: dict[str, Any]) -> tuple[bytes, str]:
     return data, etag
 
 
+def _page(
+    services: Services, rows: list[DictRow], limit: int, order_key: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The page's items and the cursor of the next page, from up to `limit + 1` rows (the
+    statement's LEFT JOIN gives one row with no photo for an empty page): one row more than
+    the page tells whether there is a next page."""
+    page = [r for r in rows if r["id"] is not None]
+    more = len(page) > limit
+    page = page[:limit]
+    expires_at = url_expiry(services)
+    items = [_item(services, r, expires_at) for r in page]
+    next_cursor = encode_cursor(page[-1][order_key], page[-1]["id"]) if more else None
+    return items, next_cursor
+
+
 async def feed_page(
     services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
@@ -201,13 +217,7 @@ async def feed_page(
     )
     if not rows:
         raise EventNotFound()
-    # One row more than the page tells whether there is a next page.
-    page = [r for r in rows if r["id"] is not None]
-    more = len(page) > limit
-    page = page[:limit]
-    expires_at = url_expiry(services)
-    items = [_item(services, r, expires_at) for r in page]
-    next_cursor = encode_cursor(page[-1]["captured_at"], page[-1]["id"]) if more else None
+    items, next_cursor = _page(services, rows, limit, "captured_at")
     return _render(
         {
             "items": items,
@@ -229,10 +239,5 @@ async def liked_page(
     )
     if not rows:
         raise EventNotFound()
-    page = [r for r in rows if r["id"] is not None]
-    more = len(page) > limit
-    page = page[:limit]
-    expires_at = url_expiry(services)
-    items = [_item(services, r, expires_at) for r in page]
-    next_cursor = encode_cursor(page[-1]["liked_at"], page[-1]["id"]) if more else None
+    items, next_cursor = _page(services, rows, limit, "liked_at")
     return _render({"items": items, "next_cursor": next_cursor})
