@@ -201,6 +201,24 @@ async def is_flagged(services: Services, photo_id: uuid.UUID) -> bool | None:
     return found[0]["is_flagged"] if found else None
 
 
+async def _get_page(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    path: str,
+    limit: int | None,
+    cursor: str | None,
+) -> dict[str, Any]:
+    params: dict[str, str | int] = {}
+    if limit is not None:
+        params["limit"] = limit
+    if cursor is not None:
+        params["cursor"] = cursor
+    r = await client.get(path, headers=user.headers, params=params)
+    assert r.status_code == 200, r.text
+    page: dict[str, Any] = r.json()
+    return page
+
+
 async def feed(
     client: httpx.AsyncClient,
     user: TestUser,
@@ -209,15 +227,20 @@ async def feed(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    params: dict[str, str | int] = {}
-    if limit is not None:
-        params["limit"] = limit
-    if cursor is not None:
-        params["cursor"] = cursor
-    r = await client.get(f"/v1/events/{event_id}/photos", headers=user.headers, params=params)
-    assert r.status_code == 200, r.text
-    page: dict[str, Any] = r.json()
-    return page
+    """One page of the event's feed, as `user`."""
+    return await _get_page(client, user, f"/v1/events/{event_id}/photos", limit, cursor)
+
+
+async def liked(
+    client: httpx.AsyncClient,
+    user: TestUser,
+    event_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page of `user`'s liked photos in the event."""
+    return await _get_page(client, user, f"/v1/events/{event_id}/photos/liked", limit, cursor)
 
 
 async def feed_ids(client: httpx.AsyncClient, user: TestUser, event_id: uuid.UUID) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ from tests.photos.fixtures import (
     feed,
     like_at,
     like_rows,
+    liked,
     make_event,
     rows,
     snapshot,
@@ -27,25 +27,6 @@ from tests.photos.fixtures import (
 
 async def users(services: Services, n: int) -> list[TestUser]:
     return [await create_user(services) for _ in range(n)]
-
-
-async def liked(
-    client: httpx.AsyncClient,
-    user: TestUser,
-    event_id: uuid.UUID,
-    *,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    params: dict[str, str | int] = {}
-    if limit is not None:
-        params["limit"] = limit
-    if cursor is not None:
-        params["cursor"] = cursor
-    r = await client.get(f"/v1/events/{event_id}/photos/liked", headers=user.headers, params=params)
-    assert r.status_code == 200, r.text
-    page: dict[str, Any] = r.json()
-    return page
 
 
 # --- PUT / DELETE --------------------------------------------------------------------------
