@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import multiprocessing
 import os
-import ssl
 import sys
 import tempfile
 import time
@@ -42,15 +40,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from push_sender import KEY_ID, TEAM_ID, TOPIC, _serve
-from tests.fakes.apns import make_provider_key
+from push_sender import start_fake
 
 from momento import logs
 from momento.config import Environment, Settings
 from momento.db import embedded
 from momento.db import migrate as migrations
 from momento.deps import Services
-from momento.push.apns import ApnsConfig, ApnsSender, Notification, SendResult
+from momento.push.apns import ApnsSender, Notification, SendResult
 from momento.reveal import service
 
 TARGET_SECONDS = 2.0
@@ -144,7 +141,6 @@ def job_context(svc: Services, event_id: uuid.UUID) -> Any:
 
 
 async def run(members: int, rounds: int, folder: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
 
     from momento.app import build_services
     from momento.jobs.queue import run_worker
@@ -183,24 +179,7 @@ async def run(members: int, rounds: int, folder: Path) -> None:
             )
             tokens = [r["device_token"] for r in await cur.fetchall()]
 
-        key_pem, public_key = make_provider_key()
-        public_pem = public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        ours, theirs = multiprocessing.Pipe()
-        server = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(theirs, public_pem), daemon=True
-        )
-        server.start()
-        port, cert_pem = ours.recv()
-        config = ApnsConfig(
-            key_pem=key_pem,
-            key_id=KEY_ID,
-            team_id=TEAM_ID,
-            topic=TOPIC,
-            base_url=f"https://127.0.0.1:{port}",
-            ssl_context=ssl.create_default_context(cadata=cert_pem.decode()),
-        )
+        ours, server, port, config = start_fake()
         sender = Timed(ApnsSender(config))
         await sender.open()
         pushing = dataclasses.replace(svc, push=sender)

@@ -17,9 +17,12 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import ssl
 import sys
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -71,7 +74,11 @@ def _serve(conn: multiprocessing.connection.Connection, public_pem: bytes) -> No
     asyncio.run(main())
 
 
-async def run(count: int, connections: int, concurrency: int, rounds: int) -> None:
+def start_fake(
+    **config_options: Any,
+) -> tuple[multiprocessing.connection.Connection, BaseProcess, int, ApnsConfig]:
+    """The fake APNs in a process of its own (so its CPU is not the sender's), and a sender
+    config that trusts its certificate: (control pipe, process, port, config)."""
     from cryptography.hazmat.primitives import serialization
 
     key_pem, public_key = make_provider_key()
@@ -84,8 +91,6 @@ async def run(count: int, connections: int, concurrency: int, rounds: int) -> No
     )
     server.start()
     port, cert_pem = ours.recv()
-    import ssl
-
     config = ApnsConfig(
         key_pem=key_pem,
         key_id=KEY_ID,
@@ -93,9 +98,13 @@ async def run(count: int, connections: int, concurrency: int, rounds: int) -> No
         topic=TOPIC,
         base_url=f"https://127.0.0.1:{port}",
         ssl_context=ssl.create_default_context(cadata=cert_pem.decode()),
-        connections=connections,
-        concurrency=concurrency,
+        **config_options,
     )
+    return ours, server, port, config
+
+
+async def run(count: int, connections: int, concurrency: int, rounds: int) -> None:
+    ours, server, port, config = start_fake(connections=connections, concurrency=concurrency)
     notifications = [
         Notification(
             f"{i:064x}",
