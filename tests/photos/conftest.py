@@ -38,8 +38,8 @@ __all__ = ["Backend", "State", "backend", "moto_endpoint", "s3_admin"]
 # Everything the upload flow writes about photos, read as the table owner (RLS off).
 PHOTO_ROWS: LiteralString = """
 SELECT p.id, p.event_id, p.user_id, p.storage_path, p.captured_at, p.upload_status, p.width,
-  p.height, p.is_flagged, m.declared_type, m.declared_size, m.content_type, m.byte_size,
-  m.blurhash, m.failure_code, m.failure_reason, m.processed_at
+  p.height, p.is_flagged, p.blurhash, p.like_count, m.declared_type, m.declared_size,
+  m.content_type, m.byte_size, m.failure_code, m.failure_reason, m.processed_at
 FROM public.photos p LEFT JOIN public.photo_media m ON m.photo_id = p.id
 ORDER BY p.id
 """

@@ -89,9 +89,9 @@ async def add_photos(
     async with services.db.privileged() as conn:
         await conn.execute(
             "INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at,"
-            " upload_status, is_flagged, width, height)"
+            " upload_status, is_flagged, width, height, blurhash)"
             " SELECT t.id, %(event)s, %(user)s, 'events/' || %(event)s::text || '/' || t.id::text,"
-            "   t.captured_at, %(status)s, %(flagged)s, %(width)s, %(height)s"
+            "   t.captured_at, %(status)s, %(flagged)s, %(width)s, %(height)s, %(blurhash)s"
             " FROM unnest(%(ids)s::uuid[], %(captured)s::timestamptz[]) AS t(id, captured_at)",
             {
                 "event": event_id,
@@ -102,13 +102,13 @@ async def add_photos(
                 "flagged": flagged,
                 "width": 4032 if uploaded else None,
                 "height": 3024 if uploaded else None,
+                "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj" if uploaded else None,
             },
         )
         await conn.execute(
-            "INSERT INTO public.photo_media (photo_id, declared_type, declared_size, blurhash)"
-            " SELECT t.id, 'image/jpeg', 123456, %(blurhash)s"
-            " FROM unnest(%(ids)s::uuid[]) AS t(id)",
-            {"ids": ids, "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj" if uploaded else None},
+            "INSERT INTO public.photo_media (photo_id, declared_type, declared_size)"
+            " SELECT t.id, 'image/jpeg', 123456 FROM unnest(%(ids)s::uuid[]) AS t(id)",
+            {"ids": ids},
         )
     return ids
 
@@ -258,7 +258,7 @@ async def feed_ids(client: httpx.AsyncClient, user: TestUser, event_id: uuid.UUI
 class CountingDatabase(Database):
     """The same database, counting what a request asks of it.
 
-    `calls` counts the Database entry points (user_fetch, as_user, privileged) and the
+    `calls` counts the Database entry points (user_fetch, user_call, as_user, privileged) and the
     statements sent on its connections (`execute`).
     """
 
@@ -293,6 +293,12 @@ class CountingDatabase(Database):
     ) -> list[DictRow]:
         self.calls["user_fetch"] += 1
         return await super().user_fetch(claims, query, params)
+
+    async def user_call(
+        self, claims: Claims, query: LiteralString, params: Mapping[str, Any]
+    ) -> list[DictRow]:
+        self.calls["user_call"] += 1
+        return await super().user_call(claims, query, params)
 
 
 class _Counted:

@@ -462,5 +462,5 @@ async def test_a_page_is_one_statement_whatever_its_size(services: Services) -> 
             assert r.status_code == 200, r.text
             assert len(r.json()["items"]) == size
             counts.append(dict(db.calls))
-    # One user_fetch: the identity and the query, sent together in one round trip.
-    assert counts == [{"user_fetch": 1, "execute": 2}] * 6
+    # One statement: the call that sets the identity and runs the page query.
+    assert counts == [{"user_call": 1, "execute": 1}] * 6

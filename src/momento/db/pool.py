@@ -9,7 +9,8 @@ admin commands and the auth service.
 Round trips are the cost that matters on the request path, so a user transaction is sent in
 pipeline mode: BEGIN, the role and claims, and the first query leave in one packet.
 `Database.user_fetch` goes further for single-statement reads: the role, the claims and the
-query run in one implicit transaction (one round trip, no BEGIN/COMMIT).
+query run in one implicit transaction (one round trip, no BEGIN/COMMIT). `Database.user_call`
+is for the hottest reads: one statement, a function that sets the identity and runs its query.
 """
 
 from __future__ import annotations
@@ -100,6 +101,25 @@ class Database:
                     cur = await conn.execute(query, params)
                     await pipe.sync()
                     return await cur.fetchall()
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+
+    async def user_call(
+        self, claims: Claims, query: LiteralString, params: Mapping[str, Any]
+    ) -> list[DictRow]:
+        """Run one call of a function that sets the user's identity itself, in one round trip.
+
+        For the hottest reads (the feed's pages, migration 0013): the function takes the
+        caller's claims as `%(claims)s`, lowers the role to `authenticated`, sets the claims
+        with set_config(..., true) and runs its query under the policies. The call is sent
+        alone in autocommit, so those settings end with its implicit transaction. Only the
+        login role may execute such functions.
+        """
+        args = {**params, "claims": orjson.dumps(dict(claims)).decode()}
+        async with self.pool.connection() as conn:
+            try:
+                cur = await conn.execute(query, args)
+                return await cur.fetchall()
             except psycopg.Error as exc:
                 raise translate(exc) from exc
 

@@ -30,70 +30,16 @@ from momento.storage import Storage
 FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
 FIRST_ID = uuid.UUID(int=0)
 
-# ev: the event if the caller is a member (else no row: 404), with its photo count, computed
-# once per statement (in the select list it would be a subplan run for every row). page: the
-# next `limit` photos after the cursor that the policy lets the caller see. The outer query
-# adds the blurhash placeholder and the like count (both from public.photo_feed_details, one
-# call for the page: counts, never who liked) and the caller's likes.
-FEED: LiteralString = """
-WITH ev AS (
-  SELECT e.id, e.release_at <= now() AS revealed,
-    (SELECT c.photo_count FROM public.event_photo_counts(ARRAY[e.id]) c) AS total_count
-  FROM public.events e WHERE e.id = %(event)s
-), page AS (
-  SELECT p.id, p.user_id, p.username, p.captured_at, p.width, p.height, p.storage_path
-  FROM public.photos p
-  WHERE p.event_id = (SELECT id FROM ev)
-    AND p.upload_status = 'uploaded'
-    AND (p.captured_at, p.id) > (%(after_ts)s, %(after_id)s)
-  ORDER BY p.captured_at, p.id
-  LIMIT %(limit)s
-), details AS (
-  SELECT d.photo_id, d.like_count, d.blurhash
-  FROM public.photo_feed_details(ARRAY(SELECT id FROM page)) d
-), mine AS (
-  SELECT l.photo_id FROM public.photo_likes l
-  WHERE l.user_id = (SELECT auth.uid()) AND l.photo_id IN (SELECT id FROM page)
+# One statement per page: functions of migration 0013 that take the caller's claims, lower the
+# role to `authenticated`, set the claims and run the page query under the policies (the
+# queries and what they compute are described there). Database.user_call adds the claims.
+FEED: LiteralString = (
+    "SELECT * FROM momento.feed_page(%(claims)s, %(event)s, %(after_ts)s, %(after_id)s, %(limit)s)"
 )
-SELECT ev.revealed, ev.total_count,
-  page.id, page.user_id, page.username, page.captured_at, page.width, page.height,
-  page.storage_path, details.blurhash,
-  coalesce(details.like_count, 0) AS like_count,
-  mine.photo_id IS NOT NULL AS liked_by_me
-FROM ev
-LEFT JOIN page ON true
-LEFT JOIN details ON details.photo_id = page.id
-LEFT JOIN mine ON mine.photo_id = page.id
-ORDER BY page.captured_at, page.id
-"""
-
-# The caller's liked photos in the event, most recent like first.
-LIKED: LiteralString = """
-WITH ev AS (
-  SELECT e.id FROM public.events e WHERE e.id = %(event)s
-), page AS (
-  SELECT p.id, p.user_id, p.username, p.captured_at, p.width, p.height, p.storage_path,
-    l.created_at AS liked_at
-  FROM public.photo_likes l
-  JOIN public.photos p ON p.id = l.photo_id
-  WHERE l.user_id = (SELECT auth.uid())
-    AND p.event_id = (SELECT id FROM ev)
-    AND p.upload_status = 'uploaded'
-    AND (l.created_at, l.photo_id) < (%(before_ts)s, %(before_id)s)
-  ORDER BY l.created_at DESC, l.photo_id DESC
-  LIMIT %(limit)s
-), details AS (
-  SELECT d.photo_id, d.like_count, d.blurhash
-  FROM public.photo_feed_details(ARRAY(SELECT id FROM page)) d
+LIKED: LiteralString = (
+    "SELECT * FROM momento.liked_page(%(claims)s, %(event)s, %(before_ts)s, %(before_id)s,"
+    " %(limit)s)"
 )
-SELECT true AS revealed, page.id, page.user_id, page.username, page.captured_at, page.width,
-  page.height, page.storage_path, page.liked_at, details.blurhash,
-  coalesce(details.like_count, 0) AS like_count, true AS liked_by_me
-FROM ev
-LEFT JOIN page ON true
-LEFT JOIN details ON details.photo_id = page.id
-ORDER BY page.liked_at DESC, page.id DESC
-"""
 
 LAST_TS = datetime(9999, 12, 31, tzinfo=UTC)
 LAST_ID = uuid.UUID(int=(1 << 128) - 1)
@@ -210,7 +156,7 @@ async def feed_page(
     services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
     after_ts, after_id = decode_cursor(cursor) if cursor else (FIRST_TS, FIRST_ID)
-    rows = await services.db.user_fetch(
+    rows = await services.db.user_call(
         claims,
         FEED,
         {"event": event_id, "after_ts": after_ts, "after_id": after_id, "limit": limit + 1},
@@ -232,7 +178,7 @@ async def liked_page(
     services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
     before_ts, before_id = decode_cursor(cursor) if cursor else (LAST_TS, LAST_ID)
-    rows = await services.db.user_fetch(
+    rows = await services.db.user_call(
         claims,
         LIKED,
         {"event": event_id, "before_ts": before_ts, "before_id": before_id, "limit": limit + 1},

@@ -63,7 +63,7 @@ def key(storage_path: str, name: str) -> str:
 
 _PHOTO_COLUMNS: LiteralString = """
   p.id, p.event_id, p.user_id, p.username, p.captured_at, p.upload_status, p.width, p.height,
-  p.storage_path, m.blurhash, m.failure_code, m.failure_reason, m.declared_type,
+  p.storage_path, p.blurhash, m.failure_code, m.failure_reason, m.declared_type,
   m.declared_size
 """
 
@@ -111,12 +111,13 @@ VALUES (%(id)s, %(type)s, %(size)s)
 # Written by the server (users cannot write status, size or the placeholder).
 MARK_UPLOADED: LiteralString = """
 WITH p AS (
-  UPDATE public.photos SET upload_status = 'uploaded', width = %(width)s, height = %(height)s
+  UPDATE public.photos SET upload_status = 'uploaded', width = %(width)s, height = %(height)s,
+    blurhash = %(blurhash)s
   WHERE id = %(id)s AND upload_status = 'pending'
   RETURNING id
 )
 UPDATE public.photo_media SET content_type = %(type)s, byte_size = %(size)s,
-  blurhash = %(blurhash)s, failure_code = NULL, failure_reason = NULL, processed_at = now()
+  failure_code = NULL, failure_reason = NULL, processed_at = now()
 WHERE photo_id IN (SELECT id FROM p)
 """
 
