@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -307,3 +308,27 @@ async def test_liked_list_of_an_event_one_has_left_is_404(
     assert_problem(r, 404, "event_not_found")
     r = await client.put(f"/v1/photos/{photo}/like", headers=bob.headers)
     assert_problem(r, 404, "photo_not_found")
+
+
+async def test_concurrent_likes_and_unlikes_keep_the_count(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Members liking one photo at once (the reveal), then half of them unliking at once and
+    liking again twice: the count the feed shows is always the number of likes."""
+    alice, *members = await users(services, 13)
+    event = await make_event(services, alice, revealed=True, members=members)
+    photo = await add_photo(services, event, alice)
+
+    async def send(method: str, user: TestUser) -> None:
+        r = await client.request(method, f"/v1/photos/{photo}/like", headers=user.headers)
+        assert r.status_code == 204, r.text
+
+    await asyncio.gather(*(send("PUT", m) for m in members))
+    (item,) = (await feed(client, alice, event))["items"]
+    assert item["like_count"] == len(await like_rows(services, photo)) == 12
+    leaving = members[::2]
+    await asyncio.gather(
+        *(send("DELETE", m) for m in leaving), *(send("PUT", m) for m in members[1::2] * 2)
+    )
+    (item,) = (await feed(client, alice, event))["items"]
+    assert item["like_count"] == len(await like_rows(services, photo)) == 6
