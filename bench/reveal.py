@@ -21,9 +21,10 @@ the feed at once. Measured in the same run, on the same embedded PostgreSQL:
 
 Both sides run at 8 and at 32 connections, two threads, for the same duration, after a
 warm-up (pgbench: in the same run, its first seconds left out of the figures). Both sides
-also run first-page-only and last-page-only to check that the keyset cursor keeps the last
-page as cheap as the first. PostgreSQL runs with pgserver's settings; nothing is tuned.
-Load generator, server and PostgreSQL share the machine's cores.
+also run first-page-only and last-page-only (interleaved, twice each, the lower p50 of each
+kept) to check that the keyset cursor keeps the last page as cheap as the first. PostgreSQL
+runs with pgserver's settings; nothing is tuned. Load generator, server and PostgreSQL share
+the machine's cores. The headline is 1 worker, `momento serve`'s default.
 
 Usage: python bench/reveal.py [--duration 10] [--warmup 3] [--workers 1,2] [--pool 4]
 Prints a table with PASS/MISS against the targets; always exits 0.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -44,6 +46,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -473,6 +476,19 @@ class Server:
         self.log.close()
 
 
+def first_and_last(
+    first: Callable[[], Result], last: Callable[[], Result], rounds: int = 2
+) -> tuple[Result, Result]:
+    """First-page and last-page runs, interleaved `rounds` times; of each, the run with the
+    lowest p50 (a short run's p50 moves with whatever else the machine did meanwhile)."""
+    firsts: list[Result] = []
+    lasts: list[Result] = []
+    for _ in range(rounds):
+        firsts.append(first())
+        lasts.append(last())
+    return min(firsts, key=lambda r: r.p50), min(lasts, key=lambda r: r.p50)
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -530,23 +546,11 @@ def main() -> None:
         first_dir.mkdir()
         last_dir.mkdir()
         short = max(3, opts.duration // 2)
-        direct_first = run_pgbench(
-            pgbench,
-            conninfo,
-            work,
-            pgbench_variables(data) + pgbench_scripts(first_dir, [0]),
-            8,
-            short,
-            opts.warmup,
-        )
-        direct_last = run_pgbench(
-            pgbench,
-            conninfo,
-            work,
-            pgbench_variables(data) + pgbench_scripts(last_dir, [PAGES - 1]),
-            8,
-            short,
-            opts.warmup,
+        first_args = pgbench_variables(data) + pgbench_scripts(first_dir, [0])
+        last_args = pgbench_variables(data) + pgbench_scripts(last_dir, [PAGES - 1])
+        direct_first, direct_last = first_and_last(
+            lambda: run_pgbench(pgbench, conninfo, work, first_args, 8, short, opts.warmup),
+            lambda: run_pgbench(pgbench, conninfo, work, last_args, 8, short, opts.warmup),
         )
 
         paths = [page_path(data.event_id, c) for c in data.cursors]
@@ -572,12 +576,17 @@ def main() -> None:
                 for c in CONNECTIONS:
                     http[workers][c] = run_wrk(wrk, server.base, mixed, c, opts.duration)
                     say(f"http    c={c:<3} {http[workers][c].rps:8.0f} req/s ({workers} worker)")
-                http_first[workers] = run_wrk(wrk, server.base, first, 8, short)
-                http_last[workers] = run_wrk(wrk, server.base, last, 8, short)
+                http_first[workers], http_last[workers] = first_and_last(
+                    functools.partial(run_wrk, wrk, server.base, first, 8, short),
+                    functools.partial(run_wrk, wrk, server.base, last, 8, short),
+                )
             finally:
                 server.stop()
 
-        best = max(worker_counts, key=lambda w: sum(r.rps for r in http[w].values()))
+        # The headline is `momento serve`'s default, 1 worker: on 2 cores PostgreSQL needs the
+        # other one. More workers are for more cores; they are measured here to show what
+        # they do on 2.
+        best = 1 if 1 in worker_counts else worker_counts[0]
         say()
         say(
             f"Reveal feed: {MEMBERS} members of one revealed event, {PHOTOS} photos, "
@@ -626,7 +635,7 @@ def main() -> None:
             )
         say()
         if len(worker_counts) > 1:
-            say(f"* headline: {best} worker process(es), the faster configuration.")
+            say(f"* headline: {best} worker process(es), `momento serve`'s default.")
         say(f"total run time {time.monotonic() - started:.0f} s")
     finally:
         pg.stop()
