@@ -24,7 +24,8 @@ warm-up (pgbench: in the same run, its first seconds left out of the figures). B
 also run first-page-only and last-page-only (interleaved, twice each, the lower p50 of each
 kept) to check that the keyset cursor keeps the last page as cheap as the first. PostgreSQL
 runs with pgserver's settings; nothing is tuned. Load generator, server and PostgreSQL share
-the machine's cores. The headline is 1 worker, `momento serve`'s default.
+the machine's cores. The headline is 1 worker, `momento serve`'s default. A wrk run whose
+latencies add up to more time than its connections had (see LATENCY_SUM) is flagged.
 
 Usage: python bench/reveal.py [--duration 10] [--warmup 3] [--workers 1,2] [--pool 4]
 Prints a table with PASS/MISS against the targets; always exits 0.
@@ -280,6 +281,16 @@ class Result:
     p50: float  # ms
     p99: float  # ms
     errors: int
+    # The latencies' sum over the time the connections had (mean x rate / connections). A
+    # connection runs one request at a time, so it cannot exceed 1; wrk's can, see LATENCY_SUM.
+    latency_sum: float | None = None
+
+
+# wrk times requests with gettimeofday() and has, on this machine, recorded latencies adding
+# up to 2-4x the time its connections had (with 2 server workers; a client timing with a
+# monotonic clock saw no such outliers in the same setup). Above this, a run's latency
+# figures are flagged as not to be trusted rather than judged.
+LATENCY_SUM = 1.1
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:
@@ -369,9 +380,10 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '\\nRESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
+    '\\nRESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "mean_us": %f, '
+    .. '"errors": %d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
+    latency.mean, e.connect + e.read + e.write + e.status + e.timeout))
 end
 """
 
@@ -408,11 +420,13 @@ def run_wrk(wrk: str, base: str, script: Path, connections: int, seconds: int) -
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             r = json.loads(line[len("RESULT ") :])
+            rps = r["requests"] / (r["duration_us"] / 1e6)
             return Result(
-                r["requests"] / (r["duration_us"] / 1e6),
+                rps,
                 r["p50_us"] / 1000,
                 r["p99_us"] / 1000,
                 r["errors"],
+                r["mean_us"] / 1e6 * rps / connections,
             )
     say(done.stdout[-2000:] + done.stderr[-2000:])
     return Result(0.0, float("nan"), float("nan"), 1)
@@ -613,6 +627,8 @@ def main() -> None:
                 marks = [f"ratio >= {TARGET_RATIO:.2f} {verdict(ratio >= TARGET_RATIO)}"]
                 if c == 32:
                     marks.append(f"p99 <= {TARGET_P99_MS:.0f} ms {verdict(h.p99 <= TARGET_P99_MS)}")
+                if h.latency_sum is not None and h.latency_sum > LATENCY_SUM:
+                    marks.append(f"latencies unreliable (sum {h.latency_sum:.1f}x conn time)")
                 tag = " *" if w == best and len(worker_counts) > 1 else ""
                 name = f"http ({w} worker{'s' if w > 1 else ''}){tag}"
                 say(
