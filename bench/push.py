@@ -261,11 +261,11 @@ async def run(members: int, rounds: int, folder: Path) -> None:
     say()
     say("| run | notifications | to last ack (s) | notifications/s | job done (s) | vs raw |")
     say("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        job = f"{row.job:.3f}" if row.job is not None else ""
+    for res in rows:
+        job = f"{res.job:.3f}" if res.job is not None else ""
         say(
-            f"| {row.name} | {row.sent:,} | {row.to_last_ack:.3f} |"
-            f" {row.sent / row.to_last_ack:,.0f} | {job} | {row.to_last_ack / best_raw:.2f}x |"
+            f"| {res.name} | {res.sent:,} | {res.to_last_ack:.3f} |"
+            f" {res.sent / res.to_last_ack:,.0f} | {job} | {res.to_last_ack / best_raw:.2f}x |"
         )
     jobs = [r for r in rows if r.name == "reveal job"]
     best = min(jobs, key=lambda r: r.to_last_ack)
