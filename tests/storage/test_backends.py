@@ -17,6 +17,7 @@ from momento.storage import (
     Storage,
     StorageError,
     StorageNotFound,
+    TooLarge,
 )
 from momento.storage import s3 as s3_module
 from momento.storage.s3 import S3Storage
@@ -58,6 +59,24 @@ async def test_put_stat_read(storage: Storage) -> None:
     assert before <= info.modified <= datetime.now(UTC) + timedelta(seconds=5)
     assert info.etag
     assert await storage.read(KEY) == JPEG
+
+
+@pytest.mark.parametrize("size", [0, 1, 999, 1000])
+async def test_read_within_a_limit_is_the_whole_object(storage: Storage, size: int) -> None:
+    data = bytes(range(256)) * 4
+    await storage.put(KEY, data[:size], "image/jpeg")
+    assert await storage.read(KEY, max_bytes=1000) == data[:size]
+
+
+@pytest.mark.parametrize("size", [1001, 1024, 5 * 1024 * 1024])
+async def test_read_over_a_limit_is_refused_with_the_size(storage: Storage, size: int) -> None:
+    """What complete relies on: an object over the limit is refused by the read itself (a
+    ranged GET on S3, a bounded read on disk), whatever a stat said before."""
+    await storage.put(KEY, b"\x01" * size, "image/jpeg")
+    with pytest.raises(TooLarge) as refused:
+        await storage.read(KEY, max_bytes=1000)
+    assert refused.value.size == size
+    assert await storage.read(KEY) == b"\x01" * size  # the object itself is untouched
 
 
 async def test_put_replaces(storage: Storage) -> None:

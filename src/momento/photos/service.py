@@ -45,7 +45,7 @@ from momento.photos.schemas import (
     UploadTargetOut,
 )
 from momento.reveal import scheduling as reveal_scheduling
-from momento.storage import StorageNotFound
+from momento.storage import StorageNotFound, TooLarge
 
 log = logs.get("momento.photos")
 
@@ -278,11 +278,16 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     too_large = f"The file is larger than {limit} bytes."
     info = await storage.stat(upload_key)
     data: bytes | None = None
+    size = info.size if info is not None else 0
     if info is not None and info.size <= limit:
         try:
-            data = await storage.read(upload_key)
+            # The signed PUT stays valid after the size check (and S3 cannot cap it), so the
+            # object may have been replaced by a bigger one since: the read stops past limit.
+            data = await storage.read(upload_key, max_bytes=limit)
         except StorageNotFound:  # removed since, by a concurrent completion
             info = None
+        except TooLarge as exc:
+            size = exc.size if exc.size is not None else limit + 1
     if info is None:
         rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
         if not rows:
@@ -290,10 +295,7 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
         if rows[0]["upload_status"] != "pending":  # completed or refused meanwhile
             return await complete_photo(services, claims, photo_id)
         raise UploadMissing()
-    # The signed PUT stays valid after the size check (and S3 cannot cap it), so the object
-    # may have been replaced since: what was read is what must fit.
-    size = info.size if data is None else len(data)
-    if data is None or size > limit:
+    if data is None:
         raise await _fail(services, row, "too_large", too_large, size)
     try:
         result = await processing.process_async(

@@ -49,7 +49,11 @@ class UnsafePath(StorageError):
 
 
 class TooLarge(StorageError):
-    """The object is larger than the upload allows."""
+    """The object is larger than the reader allows; `size` is its size when known."""
+
+    def __init__(self, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,9 @@ class Storage(Protocol):
     async def stat(self, key: str) -> ObjectInfo | None:
         """Size, type and modification time of the object, or None when there is none."""
 
-    async def read(self, key: str) -> bytes:
-        """The whole object; raises `StorageNotFound` when there is none."""
+    async def read(self, key: str, max_bytes: int | None = None) -> bytes:
+        """The whole object; raises `StorageNotFound` when there is none, and `TooLarge`
+        (having read at most `max_bytes` + 1 bytes) when it holds more than `max_bytes`."""
 
     def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:
         """A local file holding the object for the duration of the `async with` block.
@@ -224,7 +229,7 @@ class NoStorage:
     async def stat(self, key: str) -> ObjectInfo | None:
         raise self._fail()
 
-    async def read(self, key: str) -> bytes:
+    async def read(self, key: str, max_bytes: int | None = None) -> bytes:
         raise self._fail()
 
     def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:

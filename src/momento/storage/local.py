@@ -151,15 +151,20 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_all(fd: int, size: int) -> bytes:
+def _read_all(fd: int, size: int, *, limit: int | None = None) -> bytes:
+    """The file from its start to its end, or to `limit` + 1 bytes, whichever comes first."""
     chunks: list[bytes] = []
     offset = 0
-    while True:
-        chunk = os.pread(fd, max(size - offset, 65536), offset)
+    while limit is None or offset <= limit:
+        want = max(size - offset, 65536)
+        if limit is not None:
+            want = min(want, limit + 1 - offset)
+        chunk = os.pread(fd, want, offset)
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
         offset += len(chunk)
+    return b"".join(chunks)
 
 
 class _Upload:
@@ -314,14 +319,19 @@ class LocalDiskStorage:
             os.close(dfd)
         return ObjectInfo(key, s.st_size, _modified(s), content_type, _etag(s))
 
-    async def read(self, key: str) -> bytes:
+    async def read(self, key: str, max_bytes: int | None = None) -> bytes:
         validate_key(key)
-        return await asyncio.to_thread(self._read_sync, key)
+        return await asyncio.to_thread(self._read_sync, key, max_bytes)
 
-    def _read_sync(self, key: str) -> bytes:
+    def _read_sync(self, key: str, max_bytes: int | None) -> bytes:
         opened = self.open_sync(key)
         try:
-            return _read_all(opened.fd, opened.size)
+            if max_bytes is not None and opened.size > max_bytes:
+                raise TooLarge(f"{key} is larger than {max_bytes} bytes", size=opened.size)
+            data = _read_all(opened.fd, opened.size, limit=max_bytes)
+            if max_bytes is not None and len(data) > max_bytes:  # grew since the fstat
+                raise TooLarge(f"{key} is larger than {max_bytes} bytes")
+            return data
         finally:
             opened.close()
 

@@ -21,7 +21,7 @@ import functools
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from momento.storage.base import (
     ObjectInfo,
     StorageError,
     StorageNotFound,
+    TooLarge,
     UploadTarget,
     content_disposition,
     validate_content_type,
@@ -68,6 +69,21 @@ def _credentials(frozen: ReadOnlyCredentials) -> Credentials:
     if not frozen.access_key or not frozen.secret_key:
         raise StorageError("the AWS credentials have no access key or secret key")
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
+def _total_size(response: Mapping[str, Any]) -> int | None:
+    """The object's whole size: after `/` in Content-Range for a ranged answer, else the
+    Content-Length of a whole one."""
+    content_range = response.get("ContentRange")
+    if content_range:
+        total = str(content_range).rpartition("/")[2]
+        return int(total) if total.isdigit() else None
+    length = response.get("ContentLength")
+    return int(length) if length is not None else None
 
 
 def _missing(exc: ClientError) -> bool:
@@ -241,15 +257,32 @@ class S3Storage:
             etag=head.get("ETag"),
         )
 
-    async def read(self, key: str) -> bytes:
+    async def read(self, key: str, max_bytes: int | None = None) -> bytes:
+        """With `max_bytes`, a ranged GET of its first `max_bytes` + 1 bytes: an object
+        replaced by a bigger one since a `stat` is refused by what is read, never loaded."""
         try:
-            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            if max_bytes is None:
+                response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            else:
+                response = await self.client.get_object(
+                    Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{max_bytes}"
+                )
         except ClientError as exc:
             if _missing(exc):
                 raise StorageNotFound(key) from None
-            raise
+            if _code(exc) != "InvalidRange":
+                raise
+            # An empty object has no byte 0 to range over.
+            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        total = _total_size(response)
+        if max_bytes is not None and total is not None and total > max_bytes:
+            response["Body"].close()
+            raise TooLarge(f"{key} is larger than {max_bytes} bytes", size=total)
         async with response["Body"] as body:
-            return await body.read()
+            data: bytes = await (body.read() if max_bytes is None else body.read(max_bytes + 1))
+        if max_bytes is not None and len(data) > max_bytes:  # a server that ignored the Range
+            raise TooLarge(f"{key} is larger than {max_bytes} bytes")
+        return data
 
     @contextlib.asynccontextmanager
     async def local_file(self, key: str) -> AsyncIterator[Path]:
