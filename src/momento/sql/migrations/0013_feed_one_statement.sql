@@ -104,16 +104,6 @@ CREATE TRIGGER photo_likes_count_truncate AFTER TRUNCATE ON public.photo_likes
 REVOKE ALL ON FUNCTION private.count_likes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.reset_like_counts() FROM PUBLIC;
 
--- How a page function takes on its caller's identity: role `authenticated`, the claims that
--- auth.uid() reads, and the plan mode, all until the end of the transaction.
-CREATE FUNCTION momento.become_user(p_claims text) RETURNS void
-LANGUAGE sql VOLATILE
-AS $$
-  SELECT set_config('role', 'authenticated', true),
-    set_config('request.jwt.claims', p_claims, true),
-    set_config('plan_cache_mode', 'force_generic_plan', true);
-$$;
-
 -- The feed: ev is the event if the caller is a member (else no row at all: the route's 404),
 -- with its photo count, computed once per statement. page: the next p_limit photos after the
 -- cursor that the photos policy lets the caller see (before release_at, their own). The outer
@@ -130,7 +120,9 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-  PERFORM momento.become_user(p_claims);
+  PERFORM set_config('role', 'authenticated', true),
+    set_config('request.jwt.claims', p_claims, true),
+    set_config('plan_cache_mode', 'force_generic_plan', true);
   RETURN QUERY
   WITH ev AS (
     SELECT e.id, e.release_at <= now() AS revealed,
@@ -173,7 +165,9 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-  PERFORM momento.become_user(p_claims);
+  PERFORM set_config('role', 'authenticated', true),
+    set_config('request.jwt.claims', p_claims, true),
+    set_config('plan_cache_mode', 'force_generic_plan', true);
   RETURN QUERY
   WITH ev AS (
     SELECT e.id FROM public.events e WHERE e.id = p_event
@@ -198,6 +192,5 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION momento.become_user(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION momento.feed_page(text, uuid, timestamptz, uuid, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION momento.liked_page(text, uuid, timestamptz, uuid, integer) FROM PUBLIC;
