@@ -14,7 +14,7 @@ import email.policy
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -147,9 +147,9 @@ async def confirm_client(services: Services, smtp_url: str) -> AsyncIterator[htt
         yield c
 
 
-@pytest.fixture
-async def live_url(services: Services) -> AsyncIterator[str]:
-    """The base URL of a real uvicorn server serving the app, in this event loop."""
+@asynccontextmanager
+async def serve_live(services: Services) -> AsyncIterator[str]:
+    """A real uvicorn server serving the app, in this event loop: its /auth/v1 base URL."""
     app = create_app(services, manage_pool=False)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -171,3 +171,10 @@ async def live_url(services: Services) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def live_url(services: Services) -> AsyncIterator[str]:
+    """The base URL of a real uvicorn server serving the app, in this event loop."""
+    async with serve_live(services) as url:
+        yield url

@@ -8,7 +8,7 @@ parsed here rather than by FastAPI so that malformed ones get GoTrue's codes (`b
 from __future__ import annotations
 
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -16,9 +16,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from momento import __version__
+from momento.auth import pkce
 from momento.auth.errors import AuthError
 from momento.auth.schemas import (
     PasswordGrantBody,
+    PkceGrantBody,
     RecoverBody,
     RefreshGrantBody,
     SignupBody,
@@ -63,12 +65,16 @@ async def signup(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, SignupBody)
+    challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     return await AuthService(services).signup(
-        body.email, body.password, body.data, redirect_to, client_info(request)
+        body.email, body.password, body.data, redirect_to, client_info(request), challenge
     )
 
 
-@router.post("/token", summary="Sign in (grant_type=password) or refresh (refresh_token)")
+@router.post(
+    "/token",
+    summary="Sign in (grant_type=password), refresh (refresh_token) or exchange a code (pkce)",
+)
 async def token(
     request: Request, services: ServicesDep, grant_type: str | None = None
 ) -> dict[str, Any]:
@@ -79,6 +85,9 @@ async def token(
     if grant_type == "refresh_token":
         rt = await parse_body(request, RefreshGrantBody)
         return await service.refresh_grant(rt.refresh_token, client_info(request))
+    if grant_type == "pkce":
+        code = await parse_body(request, PkceGrantBody)
+        return await service.pkce_grant(code.auth_code, code.code_verifier, client_info(request))
     raise AuthError(400, "invalid_credentials", "unsupported_grant_type")
 
 
@@ -102,7 +111,10 @@ async def update_user(
     service = AuthService(services)
     who = identity(service, request)
     body = await parse_body(request, UpdateUserBody)
-    return await service.update_user(who, body.email, body.password, body.data, redirect_to)
+    challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
+    return await service.update_user(
+        who, body.email, body.password, body.data, redirect_to, challenge
+    )
 
 
 @router.post("/recover", summary="Mail a password reset link")
@@ -110,7 +122,8 @@ async def recover(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, RecoverBody)
-    await AuthService(services).recover(body.email, redirect_to, client_info(request))
+    challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
+    await AuthService(services).recover(body.email, redirect_to, client_info(request), challenge)
     return {}
 
 
@@ -123,7 +136,10 @@ async def verify(request: Request, services: ServicesDep) -> dict[str, Any]:
     return session
 
 
-@router.get("/verify", summary="The mailed link: verify, then redirect with the session")
+@router.get(
+    "/verify",
+    summary="The mailed link: verify, then redirect with the session (or, PKCE, a code)",
+)
 async def verify_link(
     request: Request,
     services: ServicesDep,
@@ -135,19 +151,23 @@ async def verify_link(
     if not token or type not in VERIFY_TYPES:
         raise AuthError(400, "validation_failed", "Verify requires a token and a valid type")
     target = service.redirect_target(redirect_to)
+    # A PKCE app reads what the link answers from the query, an implicit one from the fragment.
+    answer = with_query if token.startswith(pkce.PREFIX) else with_fragment
     try:
-        session, kind = await service.verify(type, None, None, token, client_info(request))
+        session, kind, code = await service.verify_link(type, token, client_info(request))
     except AuthError as exc:
         if exc.status == 429:
             raise
-        fragment = {
+        error = {
             "error": "access_denied" if exc.status == 403 else "invalid_request",
             "error_code": exc.code,
             "error_description": (
                 "Email link is invalid or has expired" if exc.code == "otp_expired" else exc.detail
             ),
         }
-        return RedirectResponse(with_fragment(target, urlencode(fragment)), status_code=303)
+        return RedirectResponse(answer(target, urlencode(error)), status_code=303)
+    if session is None:
+        return RedirectResponse(answer(target, urlencode({"code": str(code)})), status_code=303)
     fragment_parts = {
         "access_token": session["access_token"],
         "token_type": "bearer",
@@ -164,6 +184,17 @@ async def verify_link(
 def with_fragment(url: str, fragment: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, fragment))
+
+
+def with_query(url: str, query: str) -> str:
+    """`url` with `query` added to its own query (parameters of the same name replaced)."""
+    parts = urlsplit(url)
+    added = parse_qsl(query)
+    names = {name for name, _ in added}
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in names]
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, urlencode(kept + added), parts.fragment)
+    )
 
 
 @router.get("/settings", summary="What this server supports")

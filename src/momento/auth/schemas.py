@@ -1,7 +1,7 @@
 """Request bodies of the GoTrue API.
 
-Supabase clients add members of their own (`gotrue_meta_security`, `code_challenge`, ...), so
-unknown members are ignored, never refused. Required-ness is checked by the service, which
+Supabase clients add members of their own (`gotrue_meta_security`, ...), so unknown members
+are ignored, never refused. Required-ness is checked by the service, which
 answers with GoTrue's error codes.
 """
 
@@ -16,7 +16,14 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class SignupBody(_Body):
+class _PkceBody(_Body):
+    """A request that mails a link may carry a PKCE challenge (see momento.auth.pkce)."""
+
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class SignupBody(_PkceBody):
     email: str | None = None
     password: str | None = None
     data: dict[str, Any] | None = None
@@ -31,7 +38,12 @@ class RefreshGrantBody(_Body):
     refresh_token: str | None = None
 
 
-class RecoverBody(_Body):
+class PkceGrantBody(_Body):
+    auth_code: str | None = None
+    code_verifier: str | None = None
+
+
+class RecoverBody(_PkceBody):
     email: str | None = None
 
 
@@ -42,7 +54,7 @@ class VerifyBody(_Body):
     token_hash: str | None = None
 
 
-class UpdateUserBody(_Body):
+class UpdateUserBody(_PkceBody):
     email: str | None = None
     password: str | None = None
     data: dict[str, Any] | None = None

@@ -7,7 +7,7 @@ carry GoTrue's codes (`AuthError`), and every secret is stored only as a hash:
 - refresh tokens as SHA-256 hex; each use revokes the token and issues a child; a revoked
   token presented again outside `refresh_reuse_interval` deletes its whole session;
 - mailed codes as GoTrue's `token_hash` (hex SHA-224 of email + 6-digit code), single use,
-  valid for `otp_ttl`.
+  valid for `otp_ttl`; a link requested with a PKCE challenge gets a flow state (`pkce`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from momento import logs
 from momento.auth import passwords
+from momento.auth import pkce as pkce_flow
 from momento.auth.errors import AuthError
 from momento.auth.views import user_json
 from momento.db.pool import Conn
@@ -275,6 +276,7 @@ class AuthService:
         data: dict[str, Any] | None,
         redirect_to: str | None,
         client: ClientInfo,
+        challenge: pkce_flow.Challenge | None = None,
     ) -> dict[str, Any]:
         if self.settings.disable_signup:
             raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
@@ -299,7 +301,7 @@ class AuthService:
             cur = await conn.execute(_USER_BY_EMAIL, (email,))
             existing = await cur.fetchone()
         if existing is not None:
-            return await self._signup_existing(existing, redirect_to)
+            return await self._signup_existing(existing, redirect_to, challenge)
         if username is not None:
             await self._check_username_free(username)
 
@@ -323,15 +325,21 @@ class AuthService:
             user = await cur.fetchone()
             assert user is not None
             session = None if confirm else await self._sign_in(conn, user, client, "password")
+            if otp is not None and challenge is not None:
+                await pkce_flow.remember(
+                    conn, user["id"], otp_hash(email, otp), challenge, "signup"
+                )
         if session is not None:
             log.info("user signed up", user_id=str(user["id"]), confirmed=True)
             return session
         log.info("user signed up", user_id=str(user["id"]), confirmed=False)
         assert otp is not None
-        await self._mail_confirmation(email, otp, redirect_to)
+        await self._mail_confirmation(email, otp, redirect_to, challenge)
         return user_json(user)
 
-    async def _signup_existing(self, existing: DictRow, redirect_to: str | None) -> dict[str, Any]:
+    async def _signup_existing(
+        self, existing: DictRow, redirect_to: str | None, challenge: pkce_flow.Challenge | None
+    ) -> dict[str, Any]:
         if not self.settings.email_confirm:
             raise AuthError(422, "user_already_exists", "User already registered")
         if existing["email_confirmed_at"] is not None:
@@ -350,15 +358,21 @@ class AuthService:
             if row is None or row["recent"]:
                 return user_json(existing)
             await conn.execute(_SET_CONFIRMATION, (otp_hash(email, otp), existing["id"]))
-        await self._mail_confirmation(email, otp, redirect_to)
+            if challenge is not None:
+                await pkce_flow.remember(
+                    conn, existing["id"], otp_hash(email, otp), challenge, "signup"
+                )
+        await self._mail_confirmation(email, otp, redirect_to, challenge)
         return user_json(existing)
 
-    async def _mail_confirmation(self, email: str, otp: str, redirect_to: str | None) -> None:
+    async def _mail_confirmation(
+        self, email: str, otp: str, redirect_to: str | None, challenge: pkce_flow.Challenge | None
+    ) -> None:
         await self._mail_or_fail(
             email,
             "Confirm your signup",
             "Follow this link to confirm your account:",
-            self._verify_link(otp_hash(email, otp), "signup", redirect_to),
+            self._verify_link(otp_hash(email, otp), "signup", redirect_to, challenge),
             otp,
         )
 
@@ -523,6 +537,7 @@ class AuthService:
         password: str | None,
         data: dict[str, Any] | None,
         redirect_to: str | None,
+        challenge: pkce_flow.Challenge | None = None,
     ) -> dict[str, Any]:
         if password is not None:
             self._check_password(password)
@@ -579,6 +594,8 @@ class AuthService:
                 ) from None
             user = await cur.fetchone()
             assert user is not None
+            if change_token is not None and challenge is not None:
+                await pkce_flow.remember(conn, who.user_id, change_token, challenge, "email_change")
             if new_hash is not None:
                 # A new password ends every other signed-in device.
                 await conn.execute(_END_OTHER_SESSIONS, (who.user_id, who.session_id))
@@ -589,7 +606,7 @@ class AuthService:
                 change_to,
                 "Confirm your new email address",
                 "Follow this link to confirm the change of your email address:",
-                self._verify_link(otp_hash(change_to, otp), "email_change", redirect_to),
+                self._verify_link(otp_hash(change_to, otp), "email_change", redirect_to, challenge),
                 otp,
             )
         return user_json(user)
@@ -597,7 +614,11 @@ class AuthService:
     # --- recovery and verification --------------------------------------------------------
 
     async def recover(
-        self, email_in: str | None, redirect_to: str | None, client: ClientInfo
+        self,
+        email_in: str | None,
+        redirect_to: str | None,
+        client: ClientInfo,
+        challenge: pkce_flow.Challenge | None = None,
     ) -> None:
         """Mail a password reset link; the answer never says whether the address exists."""
         email = normalize_email(email_in)
@@ -621,12 +642,14 @@ class AuthService:
             address = row["email"]
             token_hash = otp_hash(address, otp)
             await conn.execute(_SET_RECOVERY, (token_hash, row["id"]))
+            if challenge is not None:
+                await pkce_flow.remember(conn, row["id"], token_hash, challenge, "recovery")
         try:
             await self._send(
                 address,
                 "Reset your password",
                 "Follow this link to reset the password for your account:",
-                self._verify_link(token_hash, "recovery", redirect_to),
+                self._verify_link(token_hash, "recovery", redirect_to, challenge),
                 otp,
             )
         except Exception as exc:
@@ -642,6 +665,29 @@ class AuthService:
         client: ClientInfo,
     ) -> tuple[dict[str, Any], str]:
         """Check a mailed code; return a session and the verification type."""
+        session, kind, _ = await self._verify(kind, email_in, token, token_hash, client, False)
+        assert session is not None
+        return session, kind
+
+    async def verify_link(
+        self, kind: str | None, link_token: str, client: ClientInfo
+    ) -> tuple[dict[str, Any] | None, str, uuid.UUID | None]:
+        """The mailed link was followed: a session, or for a PKCE link (`pkce_` token) no
+        session but the code that its app exchanges with the verifier."""
+        token_hash, pkce = pkce_flow.split_link_token(link_token)
+        return await self._verify(kind, None, None, token_hash, client, pkce)
+
+    async def _verify(
+        self,
+        kind: str | None,
+        email_in: str | None,
+        token: str | None,
+        token_hash: str | None,
+        client: ClientInfo,
+        pkce: bool,
+    ) -> tuple[dict[str, Any] | None, str, uuid.UUID | None]:
+        if token_hash:
+            token_hash = pkce_flow.split_link_token(token_hash)[0]
         if kind not in VERIFY_TYPES:
             raise AuthError(400, "validation_failed", "Verify requires a verification type")
         if token_hash and (token or email_in):
@@ -712,13 +758,45 @@ class AuthService:
                     "email_exists",
                     "A user with this email address has already been registered",
                 ) from None
+            if pkce:
+                # Verified; the session waits for the app holding the code verifier.
+                code = await pkce_flow.issue_code(conn, found["id"], wanted)
+                log.info("code verified", user_id=str(found["id"]), type=kind, flow="pkce")
+                return None, kind, code
+            await pkce_flow.forget(conn, found["id"], wanted)
             cur = await conn.execute(_USER_BY_ID, (found["id"],))
             user = await cur.fetchone()
             assert user is not None
             method = "recovery" if kind == "recovery" else "otp"
             session = await self._sign_in(conn, user, client, method)
         log.info("code verified", user_id=str(found["id"]), type=kind)
-        return session, kind
+        return session, kind, None
+
+    async def pkce_grant(
+        self, auth_code: str | None, code_verifier: str | None, client: ClientInfo
+    ) -> dict[str, Any]:
+        """Exchange the code of a followed PKCE link, with its verifier, for a session."""
+        await self._limit([(f"verify:ip:{client.ip}", self.settings.rate_limit_login_per_ip)])
+        async with self.s.db.privileged() as conn:
+            flow = await pkce_flow.take(conn, auth_code, code_verifier)
+            cur = await conn.execute(
+                "SELECT id, banned_until > now() AS banned FROM auth.users"
+                " WHERE id = %s AND deleted_at IS NULL FOR UPDATE",
+                (flow["user_id"],),
+            )
+            found = await cur.fetchone()
+            if found is None:
+                raise AuthError(404, "user_not_found", "User not found")
+            if found["banned"]:
+                raise AuthError(400, "user_banned", "User is banned")
+            cur = await conn.execute(_USER_BY_ID, (flow["user_id"],))
+            user = await cur.fetchone()
+            assert user is not None
+            kind = flow["authentication_method"]
+            method = "recovery" if kind == "recovery" else "otp"
+            session = await self._sign_in(conn, user, client, method)
+        log.info("pkce code exchanged", user_id=str(flow["user_id"]), type=kind)
+        return session
 
     # --- redirects ------------------------------------------------------------------------
 
@@ -739,9 +817,19 @@ class AuthService:
                 return redirect_to
         return default
 
-    def _verify_link(self, token_hash: str, kind: str, redirect_to: str | None) -> str:
+    def _verify_link(
+        self,
+        token_hash: str,
+        kind: str,
+        redirect_to: str | None,
+        challenge: pkce_flow.Challenge | None = None,
+    ) -> str:
         query = urlencode(
-            {"token": token_hash, "type": kind, "redirect_to": self.redirect_target(redirect_to)}
+            {
+                "token": pkce_flow.link_token(token_hash, challenge),
+                "type": kind,
+                "redirect_to": self.redirect_target(redirect_to),
+            }
         )
         return f"{self.settings.base_url}/auth/v1/verify?{query}"
 
