@@ -17,7 +17,7 @@ from supabase_auth import AsyncGoTrueClient
 
 from momento.deps import Services
 from momento.mail import SmtpMailer
-from tests.auth.conftest import Inbox, Mail, serve_live, services_with
+from tests.auth.conftest import Inbox, Mail, client_for, serve_live, services_with
 from tests.auth.helpers import API, PASSWORD, add_user, bearer, code, scalar
 
 REDIRECT = "http://app.test/auth/callback"
@@ -140,8 +140,6 @@ async def test_password_reset_with_the_supabase_client(
 
 @pytest.fixture
 async def app(confirm_services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    from tests.auth.conftest import client_for
-
     async with client_for(confirm_services) as c:
         yield c
 
