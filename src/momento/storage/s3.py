@@ -87,9 +87,8 @@ def _total_size(response: Mapping[str, Any]) -> int | None:
 
 
 def _missing(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return str(error.get("Code")) in _MISSING or status == 404
+    return _code(exc) in _MISSING or status == 404
 
 
 class S3Storage:
