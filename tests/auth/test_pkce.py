@@ -349,3 +349,22 @@ async def test_an_email_change_link_with_pkce(
     r = await exchange(app, code_of(await app.get(mail.link)), v)
     assert r.status_code == 200, r.text
     assert r.json()["user"]["email"] == "ana@new.example"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        ("banned_until = now() + interval '1 day'", 400, "user_banned"),
+        ("deleted_at = now()", 404, "user_not_found"),
+    ],
+)
+async def test_a_code_of_an_account_since_banned_or_deleted_is_refused(
+    app: httpx.AsyncClient, services: Services, inbox: Inbox, change: str, status: int, error: str
+) -> None:
+    v = verifier()
+    auth_code = await mailed_code(app, services, inbox, v)
+    async with services.db.privileged() as conn:
+        await conn.execute(f"UPDATE auth.users SET {change}")
+    r = await exchange(app, auth_code, v)
+    assert (r.status_code, code(r)) == (status, error)
+    assert await sessions(services) == 0

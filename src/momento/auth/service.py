@@ -779,19 +779,12 @@ class AuthService:
         await self._limit([(f"verify:ip:{client.ip}", self.settings.rate_limit_login_per_ip)])
         async with self.s.db.privileged() as conn:
             flow = await pkce_flow.take(conn, auth_code, code_verifier)
-            cur = await conn.execute(
-                "SELECT id, banned_until > now() AS banned FROM auth.users"
-                " WHERE id = %s AND deleted_at IS NULL FOR UPDATE",
-                (flow["user_id"],),
-            )
-            found = await cur.fetchone()
-            if found is None:
-                raise AuthError(404, "user_not_found", "User not found")
-            if found["banned"]:
-                raise AuthError(400, "user_banned", "User is banned")
             cur = await conn.execute(_USER_BY_ID, (flow["user_id"],))
             user = await cur.fetchone()
-            assert user is not None
+            if user is None:
+                raise AuthError(404, "user_not_found", "User not found")
+            if user["banned"]:
+                raise AuthError(400, "user_banned", "User is banned")
             kind = flow["authentication_method"]
             method = "recovery" if kind == "recovery" else "otp"
             session = await self._sign_in(conn, user, client, method)
