@@ -175,3 +175,46 @@ class ServiceUnavailable(MomentoError):
     status = 503
     code = "unavailable"
     title = "Service Unavailable"
+    # Seconds a client should wait before trying again (the Retry-After header).
+    retry_after: ClassVar[int] = 5
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        wait = max(1, retry_after if retry_after is not None else self.retry_after)
+        super().__init__(
+            detail,
+            headers={"Retry-After": str(wait), **(headers or {})},
+            extra={"retry_after": wait, **(extra or {})},
+        )
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached right now; try again shortly."""
+
+    code = "database_unavailable"
+    retry_after = 2
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """File storage cannot be reached right now; try again shortly."""
+
+    code = "storage_unavailable"
+
+
+class InsufficientStorage(MomentoError):
+    """The server has no room to store this file right now; try again later."""
+
+    status = 507
+    code = "insufficient_storage"
+    title = "Insufficient Storage"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(retry_after)}, extra={"retry_after": retry_after}
+        )
