@@ -176,6 +176,13 @@ class Settings(BaseSettings):
     # `momento worker` processes run the jobs.
     inprocess_worker: bool = True
     worker_concurrency: int = Field(10, ge=1, le=200)
+    # Each worker records a heartbeat this often; a worker silent for `worker_stalled_after`
+    # seconds is taken for dead (killed, machine lost) and its jobs are run again.
+    worker_heartbeat_interval: float = Field(10.0, gt=0, le=300)
+    worker_stalled_after: Seconds = 30
+    # A notification claimed by a worker that died before recording APNs' answer is sent
+    # again (same apns-id and collapse id) once it has been in flight this many seconds.
+    push_sending_lease: Seconds = 300
 
     # --- cleanup ---
     # Free events are soft-deleted this many days after their reveal, then hard-deleted
@@ -310,6 +317,10 @@ class Settings(BaseSettings):
     def _check_production(self) -> Settings:
         if self.photo_limit_premium < self.photo_limit_free:
             raise ValueError("MOMENTO_PHOTO_LIMIT_PREMIUM must not be below the free limit")
+        if self.worker_stalled_after <= self.worker_heartbeat_interval:
+            raise ValueError(
+                "MOMENTO_WORKER_STALLED_AFTER must be longer than MOMENTO_WORKER_HEARTBEAT_INTERVAL"
+            )
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("MOMENTO_DB_POOL_MIN must not exceed MOMENTO_DB_POOL_MAX")
         if self.env is Environment.production:
