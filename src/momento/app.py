@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,9 +35,12 @@ from momento.db import Database
 from momento.deps import Services
 from momento.errors import (
     BadRequest,
+    DatabaseUnavailable,
+    InsufficientStorage,
     MomentoError,
     PayloadTooLarge,
     ServiceUnavailable,
+    StorageUnavailable,
     ValidationFailed,
     problem_response,
     render,
@@ -50,6 +55,7 @@ from momento.photos.endpoints import router as photos_router
 from momento.profiles.endpoints import router as profiles_router
 from momento.push import from_settings as push_from_settings
 from momento.push import start as start_push
+from momento.storage import StorageError, StorageFull, StorageNotFound
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
 from momento.storage.endpoints import router as files_router
@@ -176,6 +182,23 @@ def _render(request: Request, exc: MomentoError) -> Response:
     return render(exc)
 
 
+def dependency_fault(exc: BaseException) -> MomentoError | None:
+    """The answer to an error from the database or the storage that no handler caught.
+
+    Domain code translates what it can explain; this is the net under it, so that a database
+    restart, a storage outage or a full disk is a 503 (or 507) the client retries, never a 500.
+    """
+    if isinstance(exc, StorageFull):
+        return InsufficientStorage()
+    if isinstance(exc, StorageNotFound):
+        return None
+    if isinstance(exc, StorageError):
+        return StorageUnavailable()
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return DatabaseUnavailable()
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def momento_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, MomentoError)
@@ -203,6 +226,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ClientDisconnect):
             # The client went away, or BodyLimit cut the body off and answered already.
             return Response(status_code=400)
+        fault = dependency_fault(exc)
+        if fault is not None:
+            # A dependency is down or full: a clear answer the client can retry, not a 500.
+            log.warning(
+                "dependency fault",
+                path=request.url.path,
+                method=request.method,
+                code=fault.code,
+                error=type(exc).__name__,
+            )
+            return _render(request, fault)
         log.exception("unhandled error", path=request.url.path, method=request.method)
         return problem_response(
             500, "internal_error", "Something went wrong on our side.", "Internal Server Error"

@@ -48,6 +48,15 @@ class UnsafePath(StorageError):
     """The location is unusable: a symbolic link or a file/folder clash inside the root."""
 
 
+class StorageFull(StorageError):
+    """The backend has no room for the write (a full disk, a quota): a 507 to the client."""
+
+
+class StorageDown(StorageError):
+    """The backend cannot be reached or failed the operation (network, timeouts, 5xx, I/O
+    errors): a 503 with Retry-After to the client; the same request may work later."""
+
+
 class TooLarge(StorageError):
     """The object is larger than the reader allows; `size` is its size when known."""
 
