@@ -242,7 +242,14 @@ def install_error_handlers(app: FastAPI) -> None:
             500, "internal_error", "Something went wrong on our side.", "Internal Server Error"
         )
 
+    async def fault(request: Request, exc: Exception) -> Response:
+        return await unhandled(request, exc)
+
     app.add_exception_handler(MomentoError, momento_error)
+    # Handled inside the app (the catch-all below runs in the outermost middleware, which
+    # logs a traceback and re-raises after answering).
+    for kind in (psycopg.OperationalError, psycopg_pool.PoolTimeout, StorageError):
+        app.add_exception_handler(kind, fault)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unhandled)
