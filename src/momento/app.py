@@ -38,6 +38,7 @@ from momento.errors import (
     DatabaseUnavailable,
     InsufficientStorage,
     MomentoError,
+    NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     StorageUnavailable,
@@ -191,7 +192,7 @@ def dependency_fault(exc: BaseException) -> MomentoError | None:
     if isinstance(exc, StorageFull):
         return InsufficientStorage()
     if isinstance(exc, StorageNotFound):
-        return None
+        return NotFound("The file is not stored (any more).")
     if isinstance(exc, StorageError):
         return StorageUnavailable()
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
