@@ -16,6 +16,7 @@ import psycopg
 import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from procrastinate.exceptions import ConnectorException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -60,6 +61,7 @@ from momento.storage import StorageError, StorageFull, StorageNotFound
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
 from momento.storage.endpoints import router as files_router
+from momento.web.docs import install_docs
 
 log = logs.get("momento.app")
 
@@ -70,7 +72,12 @@ def build_services(settings: Settings, database_url: str) -> Services:
         signing_key = keys.SigningKey.from_pem(settings.jwt_private_key)
     else:
         signing_key = keys.load_or_create(Path(settings.data_dir))
-    db = Database(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    db = Database(
+        database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        timeout=settings.db_pool_timeout,
+    )
     files_secret = None
     if settings.local_storage:
         files_secret = (
@@ -84,7 +91,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         tokens=TokenService(signing_key, settings.base_url + "/auth/v1", settings.access_token_ttl),
         mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
         limiter=RateLimiter(db, settings.rate_limit_window),
-        jobs=make_jobs_app(database_url),
+        jobs=make_jobs_app(database_url, timeout=settings.db_pool_timeout),
         storage=storage_from_url(
             settings.storage_url,
             Path(settings.data_dir),
@@ -197,6 +204,9 @@ def dependency_fault(exc: BaseException) -> MomentoError | None:
         return StorageUnavailable()
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
         return DatabaseUnavailable()
+    if isinstance(exc, ConnectorException):
+        # A job deferred by the request (the job queue's own pool) met the same outage.
+        return DatabaseUnavailable()
     return None
 
 
@@ -249,7 +259,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MomentoError, momento_error)
     # Handled inside the app (the catch-all below runs in the outermost middleware, which
     # logs a traceback and re-raises after answering).
-    for kind in (psycopg.OperationalError, psycopg_pool.PoolTimeout, StorageError):
+    for kind in (
+        psycopg.OperationalError,
+        psycopg_pool.PoolTimeout,
+        ConnectorException,
+        StorageError,
+    ):
         app.add_exception_handler(kind, fault)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -303,11 +318,12 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
         description="Shared event photos with a timed reveal.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")
     app.include_router(photos_router, prefix="/v1")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(2, ge=1)
     db_pool_max: int = Field(16, ge=1)
+    # A request waits this long for a database connection (PostgreSQL restarting: the pool
+    # reconnects meanwhile), then answers 503 with Retry-After.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60)
 
     # --- auth ---
     # PEM of the EC P-256 private key that signs access tokens. Generated and kept in the data

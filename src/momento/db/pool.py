@@ -15,6 +15,7 @@ is for the hottest reads: one statement, a function that sets the identity and r
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString
@@ -23,7 +24,7 @@ import orjson
 import psycopg
 from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from momento import errors as momento_errors
 
@@ -44,8 +45,31 @@ SET_IDENTITY_READ: LiteralString = (
 )
 
 
+async def check_idle(conn: AsyncConnection[Any]) -> None:
+    """The pool's check on every checkout: is this idle connection still alive?
+
+    A connection that sat in the pool while PostgreSQL restarted is dead, and the first
+    query on it would fail (a 503 per pooled connection after every restart). Asking the
+    server (`SELECT 1`) on each checkout would cost a round trip per request; instead this
+    looks at the socket, a syscall of a microsecond or so: an idle connection has nothing
+    to read unless the server wrote to it on its own, which it does when it goes away (the
+    FATAL "terminating connection due to administrator command", or EOF). Only then is the
+    server asked, and a dead connection raises here, so the pool discards it and hands out
+    another (or makes a new one). A server gone without a word (a cut network) is caught by
+    the query itself, which then answers 503 (`translate`).
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        await conn.execute("SELECT 1")
+
+
 class Database:
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 2, max_size: int = 16, timeout: float = 5.0
+    ) -> None:
         self.url = url
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
@@ -57,6 +81,12 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c TimeZone=UTC"},
             connection_class=AsyncConnection[DictRow],
             name="momento",
+            check=check_idle,
+            # A request waits this long for a connection (the database restarting: the pool
+            # reconnects in the background), then answers 503 with Retry-After.
+            timeout=timeout,
+            # Keep trying to reconnect however long the database is away.
+            reconnect_timeout=24 * 3600,
         )
 
     async def open(self) -> None:
@@ -68,23 +98,22 @@ class Database:
     @asynccontextmanager
     async def as_user(self, claims: Claims) -> AsyncIterator[Conn]:
         """A transaction as `authenticated` with these JWT claims; commits on success."""
-        async with self.pool.connection() as conn:
-            try:
+        try:
+            async with self.pool.connection() as conn:
                 async with conn.pipeline(), conn.transaction():
                     await conn.execute(SET_IDENTITY, (orjson.dumps(dict(claims)).decode(),))
                     yield conn
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc) from exc
 
     @asynccontextmanager
     async def privileged(self) -> AsyncIterator[Conn]:
         """A transaction as the owner of the tables (RLS does not apply); commits on success."""
-        async with self.pool.connection() as conn:
-            try:
-                async with conn.transaction():
-                    yield conn
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc) from exc
 
     async def user_fetch(
         self, claims: Claims, query: LiteralString, params: Sequence[Any] | Mapping[str, Any]
@@ -94,15 +123,14 @@ class Database:
         The identity statement and the query share the implicit transaction that lasts until
         the pipeline's Sync, so `set_config(..., true)` applies to the query and ends with it.
         """
-        async with self.pool.connection() as conn:
-            try:
-                async with conn.pipeline() as pipe:
-                    await conn.execute(SET_IDENTITY_READ, (orjson.dumps(dict(claims)).decode(),))
-                    cur = await conn.execute(query, params)
-                    await pipe.sync()
-                    return await cur.fetchall()
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
+        try:
+            async with self.pool.connection() as conn, conn.pipeline() as pipe:
+                await conn.execute(SET_IDENTITY_READ, (orjson.dumps(dict(claims)).decode(),))
+                cur = await conn.execute(query, params)
+                await pipe.sync()
+                return await cur.fetchall()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc) from exc
 
     async def user_call(
         self, claims: Claims, query: LiteralString, params: Mapping[str, Any]
@@ -116,12 +144,12 @@ class Database:
         login role may execute such functions.
         """
         args = {**params, "claims": orjson.dumps(dict(claims)).decode()}
-        async with self.pool.connection() as conn:
-            try:
+        try:
+            async with self.pool.connection() as conn:
                 cur = await conn.execute(query, args)
                 return await cur.fetchall()
-            except psycopg.Error as exc:
-                raise translate(exc) from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise translate(exc) from exc
 
     async def ping(self) -> bool:
         try:
@@ -136,12 +164,16 @@ class Database:
 RELEASE_LOCKED = "MO001"
 
 
-def translate(exc: psycopg.Error) -> Exception:
+def translate(exc: psycopg.Error | PoolTimeout) -> Exception:
     """Turn a driver error into the MomentoError the client should see.
 
     Domain code catches the specific cases it can explain better (a taken username, say)
     before this generic mapping applies.
     """
+    if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+        # The server restarting or out of reach (connection lost, admin shutdown, too many
+        # connections, no connection within the pool's timeout): the client tries again.
+        return momento_errors.DatabaseUnavailable()
     if isinstance(exc, errors.InsufficientPrivilege):
         return momento_errors.Forbidden()
     if isinstance(exc, errors.UniqueViolation):
