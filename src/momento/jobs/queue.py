@@ -61,16 +61,14 @@ def _fresh_copy(blueprint: procrastinate.Blueprint) -> procrastinate.Blueprint:
 
 def make_app(database_url: str, *, pool_max: int = 4, timeout: float = 5.0) -> procrastinate.App:
     """The job queue on `database_url` (not opened: `await app.open_async()`)."""
-    from momento.db.pool import check_idle
-
     connector = PsycopgConnector(
         conninfo=database_url,
         min_size=1,
         max_size=pool_max,
         kwargs={"options": "-c TimeZone=UTC"},
-        # As the request pool: connections that died with a database restart are dropped
-        # at checkout, a defer waits `timeout` for a connection, reconnection never gives up.
-        check=check_idle,
+        # procrastinate checks each connection at checkout itself (a round trip: fine off the
+        # feed's path), so connections that died with a database restart are replaced; a defer
+        # waits `timeout` for a connection, and reconnecting never gives up.
         timeout=timeout,
         reconnect_timeout=24 * 3600,
     )
