@@ -1,0 +1,1 @@
+"""Web pages the server serves beside the API (the interactive docs)."""
