@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import h2.config
 import h2.connection
@@ -235,12 +235,15 @@ class FakeApns:
     async def start(self) -> None:
         ctx = _server_context(self.cert_pem, self._key_pem)
         loop = asyncio.get_running_loop()
+        # Started again after stop(): the same port, as APNs coming back at the same address.
         self._server = await loop.create_server(
-            lambda: _Protocol(self), "127.0.0.1", 0, ssl=ctx, backlog=128
+            lambda: _Protocol(self), "127.0.0.1", self.port, ssl=ctx, backlog=128
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stops listening and closes every connection (connections to the port are then
+        refused); `start()` serves again on the same port."""
         if self._server is None:
             return
         self._server.close()
@@ -470,6 +473,12 @@ class _H2(h2.connection.H2Connection):
             self._closed_streams[stream_id] = stream.closed_by
 
 
+class _Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class _Protocol(asyncio.Protocol):
     _ids = 0
 
@@ -478,15 +487,15 @@ class _Protocol(asyncio.Protocol):
         self.id = _Protocol._ids
         self.fake = fake
         self.conn = _H2()
-        self.transport: asyncio.Transport | None = None
+        self.transport: _Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.token: str | None = None
         self.token_since = 0.0
         self._flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's or uvloop's SSL transport (the fake may be served on uvloop).
+        self.transport = stream_transport = cast(_Transport, transport)
         self.fake.connections += 1
         self.fake.open_connections += 1
         self.fake._protocols.add(self)
@@ -499,7 +508,7 @@ class _Protocol(asyncio.Protocol):
         )
         if self.fake.connection_window > 65535:
             self.conn.increment_flow_control_window(self.fake.connection_window - 65535)
-        transport.write(self.conn.data_to_send())
+        stream_transport.write(self.conn.data_to_send())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.fake.open_connections -= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from momento import logs
-from momento.push.apns import ApnsConfig, ConnectionLost, Sender, make_sender
+from momento.push.apns import ApnsConfig, MisconfiguredSender, Sender, make_sender
 
 if TYPE_CHECKING:
     from momento.config import Settings
@@ -32,14 +32,24 @@ def config_from_settings(settings: Settings) -> ApnsConfig | None:
 
 
 def from_settings(settings: Settings) -> Sender:
-    """The configured sender: APNs with credentials, else the console sender."""
-    return make_sender(config_from_settings(settings))
+    """The configured sender: APNs with credentials, else the console sender. A configuration
+    that cannot work is a MisconfiguredSender (see its `health()`), never an exception: the
+    API starts whatever the state of push."""
+    try:
+        config = config_from_settings(settings)
+    except (OSError, UnicodeDecodeError) as e:  # APNS_KEY_FILE unreadable since validation
+        log.error("apns key file unreadable", error=type(e).__name__)
+        return MisconfiguredSender(f"APNS_KEY_FILE could not be read ({type(e).__name__})")
+    return make_sender(config)
 
 
 async def start(sender: Sender) -> None:
-    """Opens the sender. APNs out of reach does not stop the process: each connection is made
-    again on first use, and the jobs that need it retry."""
+    """Starts the sender without waiting for APNs: it connects in the background (retrying
+    with backoff), `sender.health()` tells how that goes, and the push jobs wait in the queue
+    while it cannot send. Nothing here may stop or delay the process start."""
     try:
-        await sender.open()
-    except (OSError, TimeoutError, ConnectionLost) as e:
-        log.warning("apns not reachable at start; connecting on first use", error=str(e))
+        await sender.start()
+    except Exception:
+        # Nothing in start() is expected to raise (no network is awaited); should something
+        # still do, push is degraded, which must not take the API down with it.
+        log.exception("push sender did not start; notifications wait in the queue")

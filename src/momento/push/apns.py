@@ -24,6 +24,17 @@ Each notification ends in one `SendResult.outcome`:
   with exponential backoff and jitter.
 
 The .p8 key and the JWT never reach a log line; device tokens are logged truncated.
+
+Starting never waits for APNs: `start()` connects in a background task that retries with
+capped exponential backoff and jitter, and `health()` tells what the channel is doing
+(``connecting``, ``connected``, ``unavailable`` after a failed attempt). `ready()` is what a push
+job asks before it claims anything: it raises `PushUnavailable` when no connection is up and a
+new one cannot be made, so the job waits in the queue instead of spending its notifications.
+A configuration that cannot work (a key that is not a P-256 .p8, a URL that is not https) makes
+a `MisconfiguredSender` (state ``misconfigured``) instead of an exception when the app is built.
+
+The transport is typed by what is used of it (`_Transport`), not as `asyncio.Transport`: under
+uvloop (uvicorn's default loop) the TLS transport is uvloop's own class.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -50,6 +61,7 @@ import h2.settings
 import hpack
 import jwt
 import orjson
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -64,6 +76,8 @@ MAX_COLLAPSE_ID = 64
 
 PushType = Literal["alert", "background"]
 Outcome = Literal["delivered", "invalid_token", "failed", "retry_exhausted"]
+# What `health()` reports as {"push": state}.
+PushState = Literal["console", "connecting", "connected", "unavailable", "misconfigured"]
 
 INVALID_TOKEN_REASONS = frozenset(
     {"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "ExpiredToken"}
@@ -181,10 +195,31 @@ class SendResult:
         return self.outcome == "delivered"
 
 
+class PushUnavailable(Exception):
+    """The push channel cannot be used now: APNs unreachable, or the sender misconfigured."""
+
+    def __init__(self, state: PushState, error: str) -> None:
+        super().__init__(f"push {state}: {error}")
+        self.state = state
+        self.error = error
+
+
 class Sender(Protocol):
     async def open(self) -> None: ...
 
+    async def start(self) -> None:
+        """Gets ready without waiting for the network (connecting, if any, in the background)."""
+        ...
+
     async def close(self) -> None: ...
+
+    async def ready(self) -> None:
+        """Returns when notifications can be sent now; raises PushUnavailable otherwise."""
+        ...
+
+    def health(self) -> dict[str, str]:
+        """{"push": state} (and "push_error" when unavailable or misconfigured)."""
+        ...
 
     async def send(self, notification: Notification) -> SendResult: ...
 
@@ -209,6 +244,9 @@ class ApnsConfig:
     backoff_base: float = 1.0  # seconds; attempt n waits about base * 2**n (with jitter)
     backoff_max: float = 60.0
     timeout: float = 10.0
+    # The background connection after `start()`: the waits between failed attempts.
+    connect_backoff_base: float = 1.0
+    connect_backoff_max: float = 60.0
     token_refresh_after: float = 50 * 60
     token_min_interval: float = 20 * 60
 
@@ -238,7 +276,12 @@ class ProviderToken:
         min_interval: float = 20 * 60,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        key = load_pem_private_key(key_pem.encode(), password=None)
+        try:
+            key = load_pem_private_key(key_pem.encode(), password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            # cryptography's messages say nothing of the key's text, but ours is the one shown
+            # by health(): a fixed sentence, whatever was pasted into APNS_KEY.
+            raise ValueError("the APNs key is not a PEM (.p8) private key") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("the APNs key must be an EC P-256 (.p8) private key")
         self._key = key
@@ -327,6 +370,17 @@ class _H2(h2.connection.H2Connection):
             self._closed_streams[stream_id] = stream.closed_by
 
 
+class _Transport(Protocol):
+    """What `_Connection` uses of its transport. asyncio's SSL transport and uvloop's both
+    have it; neither is an instance of the other's class."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
 @dataclass(slots=True)
 class _Stream:
     future: asyncio.Future[tuple[int, dict[str, str], bytes]]
@@ -342,7 +396,7 @@ class _Connection(asyncio.Protocol):
         self.authority = authority
         self.max_streams = max_streams
         self.h2 = _H2()
-        self.transport: asyncio.Transport | None = None
+        self.transport: _Transport | None = None
         self.streams: dict[int, _Stream] = {}
         self.closed = False  # no new streams (GOAWAY received, lost, or closed by us)
         self.goaway: str | None = None
@@ -371,13 +425,14 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        ssl_object = transport.get_extra_info("ssl_object")
+        # A stream transport made by create_connection (asyncio's or uvloop's): typed by use.
+        stream_transport = cast(_Transport, transport)
+        self.transport = stream_transport
+        ssl_object = stream_transport.get_extra_info("ssl_object")
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         if alpn != "h2":
             self._fail(ConnectionLost(f"the server did not agree to HTTP/2 (ALPN {alpn!r})"))
-            transport.close()
+            stream_transport.close()
             return
         self.h2.initiate_connection()
         self.h2.update_settings(
@@ -387,7 +442,7 @@ class _Connection(asyncio.Protocol):
             }
         )
         self.h2.increment_flow_control_window((1 << 24) - 65535)
-        transport.write(self.h2.data_to_send())
+        stream_transport.write(self.h2.data_to_send())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -567,6 +622,15 @@ class _Connection(asyncio.Protocol):
 # --- senders --------------------------------------------------------------------------------
 
 
+def _describe(error: BaseException, config: ApnsConfig) -> str:
+    """A connection failure in a few words for health() and the logs: the exception's type
+    and message (network and TLS errors carry no secret), bounded in length."""
+    if isinstance(error, TimeoutError):
+        return f"TimeoutError: no connection to {config.url} within {config.timeout} s"
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 def _reason(body: bytes) -> tuple[str | None, int | None]:
     if not body:
         return None, None
@@ -617,6 +681,10 @@ class ApnsSender:
         self._next = 0
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._opened = False
+        self._connector: asyncio.Task[None] | None = None  # start()'s background connection
+        self.state: PushState = "connecting"
+        self.error: str | None = None  # the last connection attempt's failure, without secrets
+        self.connect_failures = 0  # failed connection attempts so far
         self.connects = 0  # connections made so far
         self.in_flight = 0
         self.max_in_flight = 0
@@ -636,7 +704,73 @@ class ApnsSender:
         if connect:
             await asyncio.gather(*(self._connection(i) for i in range(cfg.connections)))
 
+    async def start(self) -> None:
+        """Gets ready and connects in the background: a process start never waits for APNs
+        (unreachable, slow, refusing our TLS) nor fails because of it."""
+        await self.open(connect=False)
+        if self._connector is None or self._connector.done():
+            self._connector = asyncio.create_task(self._keep_connecting(), name="apns-connect")
+
+    async def _keep_connecting(self) -> None:
+        """Makes every connection, retrying with capped exponential backoff and jitter
+        (`connect_backoff_base` doubling up to `connect_backoff_max`) until they are all up;
+        the first failure is a warning, the next ones are only debug lines."""
+        cfg = self.config
+        attempt = 0
+        while True:
+            outcomes = await asyncio.gather(
+                *(self._connection(i) for i in range(cfg.connections)), return_exceptions=True
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            for failure in failures:
+                if not isinstance(failure, Exception):  # cancelled: close() is stopping us
+                    raise failure
+            if not failures:
+                log.info("apns ready", url=cfg.url, connections=cfg.connections)
+                return
+            ceiling = min(cfg.connect_backoff_max, cfg.connect_backoff_base * 2.0**attempt)
+            delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
+            attempt += 1
+            if attempt == 1:
+                log.warning(
+                    "apns not reachable; connecting in the background",
+                    url=cfg.url,
+                    error=self.error,
+                    retry_in=round(delay, 1),
+                )
+            else:
+                log.debug(
+                    "apns still not reachable",
+                    url=cfg.url,
+                    error=self.error,
+                    attempt=attempt,
+                    retry_in=round(delay, 1),
+                )
+            await asyncio.sleep(delay)
+
+    async def ready(self) -> None:
+        """Returns when a connection is up or could be made now; raises PushUnavailable."""
+        if not self._opened:
+            await self.open(connect=False)
+        if any(c is not None and not c.closed for c in self._connections):
+            return
+        try:
+            await self._connection(self._next)
+        except (ConnectionLost, OSError, TimeoutError, h2.exceptions.ProtocolError) as e:
+            raise PushUnavailable("unavailable", self.error or _describe(e, self.config)) from e
+
+    def health(self) -> dict[str, str]:
+        answer = {"push": str(self.state)}
+        if self.state == "unavailable" and self.error:
+            answer["push_error"] = self.error
+        return answer
+
     async def close(self) -> None:
+        connector, self._connector = self._connector, None
+        if connector is not None and not connector.done():
+            connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connector
         connections, self._connections = self._connections, []
         self._opened = False
         for connection in connections:
@@ -660,11 +794,19 @@ class ApnsSender:
                 assert self._ssl is not None
                 cfg = self.config
                 per_connection = -(-cfg.concurrency // cfg.connections)
-                async with asyncio.timeout(cfg.timeout):
-                    connection = await _Connection.connect(
-                        self._host, self._port, self._ssl, per_connection
-                    )
+                try:
+                    async with asyncio.timeout(cfg.timeout):
+                        connection = await _Connection.connect(
+                            self._host, self._port, self._ssl, per_connection
+                        )
+                except Exception as e:
+                    self.state = "unavailable"
+                    self.error = _describe(e, cfg)
+                    self.connect_failures += 1
+                    raise
                 self._connections[i] = connection
+                self.state = "connected"
+                self.error = None
                 self.connects += 1
                 log.info("apns connected", url=cfg.url, connection=i, connects=self.connects)
             return connection
@@ -820,8 +962,17 @@ class ConsoleSender:
     async def open(self) -> None:
         return None
 
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
+
+    async def ready(self) -> None:
+        return None
+
+    def health(self) -> dict[str, str]:
+        return {"push": "console"}
 
     async def __aenter__(self) -> ConsoleSender:
         return self
@@ -854,6 +1005,44 @@ class ConsoleSender:
         return [await self.send(n) for n in notifications]
 
 
+class MisconfiguredSender:
+    """APNs is configured but cannot work (the key, the URL): the process runs, `health()`
+    says so, and nothing is sent (the push jobs wait in the queue for a fixed configuration,
+    as long as their notifications are news)."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        self.state: PushState = "misconfigured"
+
+    async def open(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        log.error("apns misconfigured; no notification is sent", error=self.error)
+
+    async def close(self) -> None:
+        return None
+
+    async def ready(self) -> None:
+        raise PushUnavailable("misconfigured", self.error)
+
+    def health(self) -> dict[str, str]:
+        return {"push": "misconfigured", "push_error": self.error}
+
+    async def send(self, notification: Notification) -> SendResult:
+        raise PushUnavailable("misconfigured", self.error)
+
+    async def send_many(self, notifications: Iterable[Notification]) -> list[SendResult]:
+        raise PushUnavailable("misconfigured", self.error)
+
+
 def make_sender(config: ApnsConfig | None) -> Sender:
-    """The APNs sender when configured, else the console sender (embedded mode)."""
-    return ApnsSender(config) if config is not None else ConsoleSender()
+    """The APNs sender when configured, else the console sender (embedded mode); a
+    configuration that cannot work gives a MisconfiguredSender, never an exception."""
+    if config is None:
+        return ConsoleSender()
+    try:
+        return ApnsSender(config)
+    except ValueError as e:  # ours: the key, the URL, the counts; none quotes the key
+        log.error("apns misconfigured", error=str(e))
+        return MisconfiguredSender(str(e))
