@@ -234,8 +234,17 @@ async def test_a_token_replaced_while_sending_is_not_cleared(
         async def open(self) -> None:
             await inner.open()
 
+        async def start(self) -> None:
+            await inner.start()
+
         async def close(self) -> None:
             await inner.close()
+
+        async def ready(self) -> None:
+            await inner.ready()
+
+        def health(self) -> dict[str, str]:
+            return inner.health()
 
         async def send(self, notification: Notification) -> SendResult:
             return await inner.send(notification)

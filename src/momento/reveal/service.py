@@ -4,9 +4,17 @@ Every notification to one device of one member is a row of momento.push_deliveri
 (kind, event, ref, member, device token). A run claims its rows by inserting them; what
 another run (a retry, a second worker) already inserted is not claimed again, so each device
 gets one notification. Rows stay 'sending' while in flight; a run that finds rows left
-'sending' for longer than `SENDING_LEASE` (their worker died before recording the answers)
-claims and sends them again, with the same apns-collapse-id, so that a device which did get
-the first one shows one notification, not two.
+'sending' for longer than the lease (their worker died before recording the answers)
+claims and sends them again, with the same apns-id and apns-collapse-id, so that a device which
+did get the first one shows one notification, not two. The lease is the setting
+`push_sending_lease` (MOMENTO_PUSH_SENDING_LEASE, seconds).
+
+Before claiming anything a run asks the sender whether it can send now (`Sender.ready()`):
+when it cannot (APNs unreachable, the sender misconfigured), the run claims nothing and raises
+`PushChannelDown`, and the job waits in the queue (see `tasks.PushRetry`) for as long as the
+notification is news (`until`): the reveal up to a day after release_at (the safety net's
+window), "joined" up to a day after the member joined, "new photos" up to a day after the
+newest photo of the batch was processed.
 
 The answers: delivered, invalid_token (the member's device token is cleared, unless they
 registered another one since), failed (other 4xx: recorded, not retried) and retry_exhausted
@@ -31,7 +39,7 @@ from momento import logs
 from momento.analytics import events as analytics_events
 from momento.db.pool import Conn
 from momento.deps import Services
-from momento.push.apns import Notification, SendResult
+from momento.push.apns import Notification, PushUnavailable, SendResult
 from momento.reveal import scheduling
 
 log = logs.get("momento.reveal")
@@ -40,9 +48,6 @@ REVEAL_BODY = "Your photos are ready to reveal!"
 JOINED_BODY = "Someone joined your Momento"
 NEW_PHOTOS_BODY = "New photos added"
 
-# A claimed row still 'sending' after this long was left by a dead worker (the sender gives up
-# on one notification well within it: 10 s timeout, 3 retries with backoff).
-SENDING_LEASE = timedelta(minutes=5)
 # No "New photos added" this close to release_at (either side).
 REVEAL_QUIET = timedelta(seconds=60)
 # Runs that try one notification APNs keeps refusing with 429/5xx (the job's own retries).
@@ -51,6 +56,8 @@ MAX_ATTEMPTS = 5
 # job should have) and at most a day ago (older ones are history, not news).
 SAFETY_NET_GRACE = timedelta(seconds=60)
 SAFETY_NET_WINDOW = timedelta(days=1)
+# How long a "joined" or "new photos" notification is still worth sending (APNs down meanwhile).
+NEWS_WINDOW = timedelta(days=1)
 
 _APNS_ID_NAMESPACE = uuid.UUID("5b0c5d0e-6a43-4cfb-9b8e-3f1f2b7a9d11")
 
@@ -195,11 +202,40 @@ SELECT coalesce(array_agg(DISTINCT f.user_id) FILTER (WHERE f.processed_at > %(a
 FROM fresh f
 """
 
+# And how long until the first of them may be taken over (its lease over), in seconds.
 STILL_SENDING: LiteralString = """
-SELECT count(*) AS n FROM momento.push_deliveries d
+SELECT count(*) AS n,
+  extract(epoch FROM min(d.updated_at) + %(lease)s::interval - now())::float8 AS lease_left
+FROM momento.push_deliveries d
 WHERE d.kind = %(kind)s AND d.event_id = %(event_id)s AND d.ref = %(ref)s
   AND d.status = 'sending'
 """
+
+JOINED_AT: LiteralString = """
+SELECT coalesce(
+  (SELECT m.joined_at FROM public.event_members m
+   WHERE m.event_id = %(event_id)s AND m.user_id = %(joiner)s), now()) AS at
+"""
+
+# The newest photo this batch would announce (none: now).
+NEWEST_UNANNOUNCED: LiteralString = """
+SELECT coalesce(max(pm.processed_at), now()) AS at
+FROM public.photos p
+JOIN public.photo_media pm ON pm.photo_id = p.id
+WHERE p.event_id = %(event_id)s AND p.upload_status = 'uploaded'
+  AND NOT EXISTS (SELECT 1 FROM momento.announced_photos a WHERE a.photo_id = p.id)
+"""
+
+
+class PushChannelDown(Exception):
+    """The sender cannot send now (APNs unreachable, or misconfigured): nothing was claimed,
+    the job is run again later, until `until` (after which the notification is no news)."""
+
+    def __init__(self, error: PushUnavailable, until: datetime) -> None:
+        super().__init__(str(error))
+        self.state = error.state
+        self.error = error.error
+        self.until = until
 
 
 @dataclass
@@ -213,6 +249,7 @@ class PushRun:
     failed: int = 0
     retry_later: int = 0  # of the failed: 429/5xx after the sender's retries
     elsewhere: int = 0  # left 'sending' by another run (racing, or dead within its lease)
+    lease_left: float | None = None  # seconds until the first of those may be taken over
     finished: bool = False  # reveal: this run marked it finished
     seconds: dict[str, float] = field(default_factory=dict)  # claim, send, record
 
@@ -231,6 +268,23 @@ class PushRun:
 def apns_id(kind: str, event_id: uuid.UUID, ref: str, user_id: uuid.UUID, token: str) -> str:
     """The same apns-id for every attempt at one delivery (traceable in Apple's console)."""
     return str(uuid.uuid5(_APNS_ID_NAMESPACE, f"{kind}:{event_id}:{ref}:{user_id}:{token}"))
+
+
+def sending_lease(services: Services) -> timedelta:
+    """How long a claimed row stays another run's. A live worker is done with a notification
+    well within the default 300 s (10 s timeout, 3 retries with backoff); a lease shorter than
+    that may send a slow one twice (with the same apns-id: one notification shown)."""
+    return timedelta(seconds=services.settings.push_sending_lease)
+
+
+async def _channel_up(services: Services, until: datetime) -> None:
+    """Raises PushChannelDown when the sender cannot send now: checked before any claim, so a
+    run while APNs is down takes nothing from the ledger (no attempt spent, nothing held)."""
+    try:
+        await services.push.ready()
+    except PushUnavailable as e:
+        log.info("push channel down; the job waits", state=e.state, error=e.error)
+        raise PushChannelDown(e, until) from e
 
 
 async def _event(conn: Conn, event_id: uuid.UUID) -> dict[str, Any] | None:
@@ -253,7 +307,7 @@ async def _deliver(
     """Claim, send, record: the part every kind shares. `make(user_id, token)` builds one."""
     started = time.perf_counter()
     async with services.db.privileged() as conn:
-        claimed = await _claim(conn, claim, kind, event_id, ref, params)
+        claimed = await _claim(conn, claim, kind, event_id, ref, params, sending_lease(services))
     run.seconds["claim"] = time.perf_counter() - started
     await _send(
         services, kind=kind, event_id=event_id, ref=ref, claimed=claimed, make=make, run=run
@@ -267,6 +321,7 @@ async def _claim(
     event_id: uuid.UUID,
     ref: str,
     params: dict[str, Any],
+    lease: timedelta,
 ) -> list[tuple[uuid.UUID, str]]:
     cur = await conn.execute(
         claim,
@@ -274,7 +329,7 @@ async def _claim(
             "kind": kind,
             "event_id": event_id,
             "ref": ref,
-            "lease": SENDING_LEASE,
+            "lease": lease,
             "max_attempts": MAX_ATTEMPTS,
             **params,
         },
@@ -355,9 +410,13 @@ async def _count_elsewhere(
     """Rows of this batch another run holds: the job is tried again later (once their lease
     is over, it sends them itself if that run died)."""
     async with services.db.privileged() as conn:
-        cur = await conn.execute(STILL_SENDING, {"kind": kind, "event_id": event_id, "ref": ref})
+        cur = await conn.execute(
+            STILL_SENDING,
+            {"kind": kind, "event_id": event_id, "ref": ref, "lease": sending_lease(services)},
+        )
         row = await cur.fetchone()
     run.elsewhere = int(row["n"]) if row else 0
+    run.lease_left = float(row["lease_left"]) if row and row["lease_left"] is not None else None
 
 
 def _notification(
@@ -402,6 +461,7 @@ async def run_reveal(services: Services, event_id: uuid.UUID) -> PushRun:
     def make(user_id: uuid.UUID, token: str) -> Notification:
         return _notification("reveal", event, "", REVEAL_BODY, f"reveal-{event_id}", user_id, token)
 
+    await _channel_up(services, event["release_at"] + SAFETY_NET_WINDOW)
     run = PushRun("sent")
     await _deliver(
         services,
@@ -442,6 +502,11 @@ async def notify_joined(services: Services, event_id: uuid.UUID, joiner: uuid.UU
             "joined", event, ref, JOINED_BODY, f"joined-{event_id}", user_id, token
         )
 
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(JOINED_AT, {"event_id": event_id, "joiner": joiner})
+        joined = await cur.fetchone()
+    assert joined is not None
+    await _channel_up(services, joined["at"] + NEWS_WINDOW)
     run = PushRun("sent")
     await _deliver(
         services,
@@ -481,6 +546,12 @@ async def notify_new_photos(services: Services, event_id: uuid.UUID, ref: str) -
             "new_photos", event, ref, NEW_PHOTOS_BODY, f"new-photos-{event_id}", user_id, token
         )
 
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(NEWEST_UNANNOUNCED, {"event_id": event_id})
+        newest = await cur.fetchone()
+    assert newest is not None
+    # Before the batch is marked: while the channel is down the photos stay unannounced.
+    await _channel_up(services, newest["at"] + NEWS_WINDOW)
     run = PushRun("sent")
     async with services.db.privileged() as conn:
         cur = await conn.execute(NEW_PHOTOS_BATCH, {"event_id": event_id, "after": after})
@@ -496,6 +567,7 @@ async def notify_new_photos(services: Services, event_id: uuid.UUID, ref: str) -
             event_id,
             ref,
             {"uploaders": uploaders, "announce": batch["photos"] > 0},
+            sending_lease(services),
         )
     if not batch["photos"] and not claimed:
         run.outcome = "nothing"
@@ -515,6 +587,10 @@ async def overdue_reveals(services: Services) -> list[uuid.UUID]:
     async with services.db.privileged() as conn:
         cur = await conn.execute(
             OVERDUE_REVEALS,
-            {"grace": SAFETY_NET_GRACE, "window": SAFETY_NET_WINDOW, "lease": SENDING_LEASE},
+            {
+                "grace": SAFETY_NET_GRACE,
+                "window": SAFETY_NET_WINDOW,
+                "lease": sending_lease(services),
+            },
         )
         return [r["id"] for r in await cur.fetchall()]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import random
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from procrastinate import Blueprint, JobContext, RetryStrategy
+from procrastinate import BaseRetryStrategy, Blueprint, JobContext, RetryDecision
+from procrastinate.jobs import Job
 
 from momento import logs
 from momento.jobs.context import services_of
@@ -13,23 +17,81 @@ from momento.reveal import service
 log = logs.get("momento.reveal")
 blueprint = Blueprint()
 
-# A run that fails (database or APNs unreachable) is tried again; the ledger keeps what
-# went out, so a retry only sends what the failed run did not.
-# Waits of 30, 60, 120, 240 s: past the ledger's lease, so notifications left 'sending' by a
-# worker that died are sent by a later attempt.
-_RETRY = RetryStrategy(max_attempts=service.MAX_ATTEMPTS, exponential_wait=30)
+# Another failure (the database unreachable, APNs answering 429/5xx to the end): retried
+# while job.attempts < MAX_ATTEMPTS (as RetryStrategy(max_attempts=...) did), waiting 30, 60,
+# 120, 240 s, then 240 s. The ledger keeps what went out, so a retry
+# only sends what the failed run did not. (procrastinate's RetryStrategy(exponential_wait=30)
+# waits 30 ** (attempts + 1): 30 s, 15 min, 7.5 h, 9 days; hence this strategy of our own.)
+RETRY_WAIT = 30.0
+RETRY_WAIT_MAX = 240.0
+# APNs unreachable or the sender misconfigured (nothing claimed): 5 s doubling to 5 min, with
+# jitter, for as long as the notification is news (`PushChannelDown.until`).
+CHANNEL_WAIT = 5.0
+CHANNEL_WAIT_MAX = 300.0
+# Notifications held by another run: tried again once their lease is over (plus this margin),
+# the wait bounded by the lease, not by a run count that outages may have used up.
+LEASE_MARGIN = 1.0
+# Runs at most for a job that keeps finding work left (a safety bound, not a policy).
+MAX_RUNS = 100
 
 
 class PushIncomplete(Exception):
-    """Notifications APNs refused with 429/5xx to the end, or held by another run: the job
-    runs again later."""
+    """Notifications APNs refused with 429/5xx to the end (`to_retry`), or held by another
+    run (`held`, the first of them free to take over in `lease_left` seconds): the job runs
+    again later."""
+
+    def __init__(self, to_retry: int, held: int, lease_left: float | None) -> None:
+        super().__init__(f"{to_retry} notification(s) to retry, {held} held by another run")
+        self.to_retry = to_retry
+        self.held = held
+        self.lease_left = lease_left
+
+
+class PushRetry(BaseRetryStrategy):
+    """When a failed push job runs again (see the constants above)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, service.PushChannelDown):
+            now = datetime.now(UTC)
+            if now >= exception.until or job.attempts >= MAX_RUNS:
+                log.warning(
+                    "push job given up: the channel stayed down while it was news",
+                    job_id=job.id,
+                    task=job.task_name,
+                    state=exception.state,
+                    error=exception.error,
+                )
+                return None
+            ceiling = min(CHANNEL_WAIT_MAX, CHANNEL_WAIT * 2.0 ** min(job.attempts, 16))
+            wait = ceiling * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not a secret
+            return RetryDecision(retry_at=min(now + timedelta(seconds=wait), exception.until))
+        if isinstance(exception, PushIncomplete):
+            # Bounded by the ledger, not by job.attempts (which the runs that waited out an
+            # outage have counted): a row APNs keeps refusing is claimed MAX_ATTEMPTS times.
+            if job.attempts >= MAX_RUNS:
+                return None
+            wait = _backoff(job.attempts)
+            if exception.held and exception.lease_left is not None:
+                # Held rows can be taken over once their lease is over, not before: that is
+                # when to come back (sooner if APNs-refused rows want their retry first).
+                lease_over = max(0.0, exception.lease_left) + LEASE_MARGIN
+                wait = min(wait, lease_over) if exception.to_retry else lease_over
+            return RetryDecision(retry_in={"seconds": math.ceil(wait)})
+        if job.attempts >= service.MAX_ATTEMPTS:
+            return None
+        return RetryDecision(retry_in={"seconds": math.ceil(_backoff(job.attempts))})
+
+
+def _backoff(attempts: int) -> float:
+    return min(RETRY_WAIT_MAX, RETRY_WAIT * 2.0 ** min(attempts, 16))
+
+
+_RETRY = PushRetry()
 
 
 def _done(run: service.PushRun) -> dict[str, object]:
     if run.retry_later or run.elsewhere:
-        raise PushIncomplete(
-            f"{run.retry_later} notification(s) to retry, {run.elsewhere} held by another run"
-        )
+        raise PushIncomplete(run.retry_later, run.elsewhere, run.lease_left)
     return run.as_dict()
 
 
@@ -69,6 +131,10 @@ async def safety_net(context: JobContext, timestamp: int) -> int:
         log.warning("sending an overdue reveal", event_id=str(event_id))
         try:
             await service.run_reveal(services, event_id)
+        except service.PushChannelDown as e:
+            # Nothing claimed; every overdue reveal would find the same: next minute again.
+            log.info("overdue reveals wait for push", state=e.state, error=e.error)
+            break
         except Exception:
             log.exception("overdue reveal failed; next minute again", event_id=str(event_id))
     return len(overdue)
