@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import click
+import psycopg
+import psycopg.conninfo
 
 from momento import logs
 from momento.config import Settings, SettingsError, load_settings
@@ -27,28 +31,120 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
+        if len(exc.problems) == 1:
+            raise click.ClickException(f"invalid setting {exc.problems[0]}") from None
         raise click.ClickException(str(exc)) from None
 
 
+def connection_fault(exc: BaseException) -> bool:
+    """Whether `exc` is (or wraps, as procrastinate's ConnectorException does) a fault of the
+    database connection itself: down, unreachable, refused, a pool that gave up. A failing
+    statement is a bug and keeps its traceback."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def redact(text: str, url: str) -> str:
+    """`text` with the password of `url` (a URL or key=value conninfo) replaced by ***."""
+    secrets: set[str] = set()
+    userinfo = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)@", url)
+    if userinfo and ":" in userinfo.group(1):
+        password = userinfo.group(1).split(":", 1)[1]
+        secrets.update({password, unquote(password)})
+    for match in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url):
+        secrets.update({match.group(1), match.group(1).strip("'")})
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _database_problem(exc: BaseException, url: str) -> str:
+    shown = redact(url, url) if "://" in url else "(DATABASE_URL)"
+    reason = _one_line(str(exc)).rstrip(" .")
+    return redact(f"cannot use the database {shown}: {reason}", url)
+
+
+def _check_database(url: str) -> None:
+    """Fail in one line, before anything starts, when `url` is malformed or unreachable."""
+    try:
+        # Malformed URLs are refused here by libpq's own parser, before any connection.
+        psycopg.conninfo.conninfo_to_dict(url)
+        with psycopg.connect(url, connect_timeout=10, autocommit=True):
+            pass
+    except psycopg.Error as exc:
+        raise click.ClickException(_database_problem(exc, url)) from None
+
+
 @contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """The configured DATABASE_URL, or an embedded PostgreSQL started for the duration."""
-    if settings.database_url:
-        yield settings.database_url
-        return
+def database_url(settings: Settings, *, create: bool = False) -> Iterator[str]:
+    """The configured DATABASE_URL, or an embedded PostgreSQL started for the duration.
+
+    Only with `create` is an embedded database made in a data directory without one: any
+    other command run from the wrong folder would otherwise leave an empty `.momento` there
+    and report nothing of the real one.
+    """
     from momento.db import embedded
 
-    data_dir = Path(settings.data_dir)
-    click.echo(f"Starting embedded PostgreSQL in {(data_dir / 'pg').resolve()} ...", err=True)
+    if settings.database_url:
+        url = settings.database_url
+        _check_database(url)
+        try:
+            yield url
+        except Exception as exc:
+            if not connection_fault(exc):
+                raise
+            raise click.ClickException(_database_problem(exc, url)) from None
+        return
+    data_dir = Path(settings.data_dir).resolve()
+    if not create and not embedded.has_cluster(data_dir):
+        raise click.ClickException(
+            f"no Momento database in {data_dir}: run this command where `momento serve` runs,"
+            " or set MOMENTO_DATA_DIR to its data directory (or DATABASE_URL to its database)"
+        )
+    click.echo(f"Starting embedded PostgreSQL in {data_dir / 'pg'} ...", err=True)
     try:
         pg = embedded.start(data_dir)
     except Exception as exc:
-        raise click.ClickException(f"could not start the embedded PostgreSQL: {exc}") from exc
+        raise click.ClickException(
+            _one_line(f"could not start the embedded PostgreSQL: {exc}")
+        ) from exc
     try:
         yield pg.url
+    except Exception as exc:
+        if not connection_fault(exc):
+            raise
+        raise click.ClickException(_database_problem(exc, pg.url)) from None
     finally:
         click.echo("Stopping embedded PostgreSQL ...", err=True)
         pg.stop()
+
+
+def _claim_port(host: str, port: int) -> socket.socket:
+    """Bind the address the server will listen on, or fail in one line if it is taken.
+
+    A plain bind (no SO_REUSEPORT): a port already in use, even by another `momento serve`
+    sharing it with SO_REUSEPORT, is an error, not a port to share.
+    """
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 def _apply_migrations(url: str) -> None:
@@ -85,20 +181,23 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     settings = _settings(host=host, port=port)
     logs.configure(settings.log_level, settings.log_json)
-    with database_url(settings) as url:
+    # Before anything starts: a port in use is one line, not a log after the banner.
+    claimed = _claim_port(settings.host, settings.port)
+    port = claimed.getsockname()[1]
+    with contextlib.closing(claimed), database_url(settings, create=True) as url:
         _apply_migrations(url)
         try:
             # Also creates the data directory's keys once, before any worker starts.
             services = build_services(settings, url)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        base = f"http://{settings.host}:{settings.port}"
+        base = f"http://{settings.host}:{port}"
         click.echo(f"Momento API  {base}/v1", err=True)
         click.echo(f"Auth API     {base}/auth/v1", err=True)
         click.echo(f"API docs     {base}/docs", err=True)
         options: dict[str, Any] = {
             "host": settings.host,
-            "port": settings.port,
+            "port": port,
             "log_config": None,
             # Below info the access log would be dropped anyway: skip building its lines.
             "access_log": settings.log_level in ("debug", "info"),
@@ -107,14 +206,20 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             "server_header": False,
         }
         if workers == 1:
-            uvicorn.run(create_app(services), **options)
+            # Serve on the socket claimed above (what uvicorn.run does, on its own socket).
+            server = uvicorn.Server(uvicorn.Config(create_app(services), **options))
+            server.run(sockets=[claimed])
+            if not server.started:
+                raise SystemExit(_STARTUP_FAILURE)
             return
         if services.image_executor is not None:
             services.image_executor.shutdown(wait=False)
+        # The workers bind with SO_REUSEPORT, which the claim (a plain bind) would refuse.
+        claimed.close()
         # Each worker process builds its own app and pool from the environment.
         os.environ["DATABASE_URL"] = url
         os.environ["MOMENTO_HOST"] = settings.host
-        os.environ["MOMENTO_PORT"] = str(settings.port)
+        os.environ["MOMENTO_PORT"] = str(port)
         config = uvicorn.Config("momento.app:factory", factory=True, workers=workers, **options)
         raise SystemExit(_serve_workers(config, workers))
 
@@ -157,20 +262,11 @@ def _serve_workers(config: uvicorn.Config, workers: int) -> int:
     import multiprocessing
     import os
     import signal
-    import socket
     import threading
 
     log = logs.get("momento.cli")
-    # A plain bind first: a port already in use (even by a SO_REUSEPORT listener, such as
-    # another `momento serve`) is an error, not a port to share.
-    with socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((config.host, config.port))
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {config.host}:{config.port}: {exc}"
-            ) from None
+    # Claimed again: another process may have taken the port since `serve` let it go.
+    with _claim_port(config.host, config.port) as probe:
         port = probe.getsockname()[1] if config.port == 0 else config.port
     sockets = [_listen_reuseport(config.host, port, config.backlog) for _ in range(workers)]
     spawn = multiprocessing.get_context("spawn")
@@ -215,7 +311,7 @@ def db() -> None:
 def db_migrate() -> None:
     """Apply pending migrations."""
     settings = _settings()
-    with database_url(settings) as url:
+    with database_url(settings, create=True) as url:
         _apply_migrations(url)
         click.echo("database is up to date")
 

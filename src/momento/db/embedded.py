@@ -66,6 +66,12 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
+def has_cluster(data_dir: Path) -> bool:
+    """Whether `data_dir` holds an embedded cluster (`start` made one there before)."""
+    # initdb writes PG_VERSION into a cluster's directory; pgserver runs initdb.
+    return (data_dir / "pg" / "PG_VERSION").is_file()
+
+
 def start(data_dir: Path, database: str = DB_NAME) -> EmbeddedPostgres:
     """Start (or attach to) the embedded cluster under `data_dir/pg`; return its URL."""
     pgdata = (data_dir / "pg").resolve()
