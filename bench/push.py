@@ -97,8 +97,17 @@ class Timed:
     async def open(self) -> None:
         await self.inner.open()
 
+    async def start(self) -> None:
+        await self.inner.start()
+
     async def close(self) -> None:
         await self.inner.close()
+
+    async def ready(self) -> None:
+        await self.inner.ready()
+
+    def health(self) -> dict[str, str]:
+        return self.inner.health()
 
     async def send(self, notification: Notification) -> SendResult:
         return await self.inner.send(notification)
