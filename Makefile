@@ -3,28 +3,37 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `serve` needs the runtime dependencies only (`pip install -e .`); the checks and
+# benchmarks add the dev tools (`.[dev]`). Each is redone when pyproject.toml changes.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed
 
 .PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
 
-serve: $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME)
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(RUNTIME) $(DEV)
+
+serve: $(RUNTIME)
 	$(BIN)/momento serve
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -32,15 +41,15 @@ test: lint typecheck pytest
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
 bench: bench-processing bench-reveal bench-push
 
-bench-processing: $(STAMP)
+bench-processing: $(DEV)
 	$(BIN)/python bench/processing.py
 
 # The reveal feed over HTTP (wrk) against the same query run directly (pgbench).
-bench-reveal: $(STAMP)
+bench-reveal: $(DEV)
 	$(BIN)/python bench/reveal.py
 
 # The reveal push job for 10,000 members against the fake APNs vs the raw sender.
-bench-push: $(STAMP)
+bench-push: $(DEV)
 	$(BIN)/python bench/push.py
 
 clean:
