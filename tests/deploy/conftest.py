@@ -9,13 +9,21 @@ piece is printed at the end of the run.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import TIMINGS, Client, Photos, Stack, make_photos, make_temp_dir, timed
+from tests.deploy.harness import (
+    TIMINGS,
+    Client,
+    Photos,
+    Stack,
+    make_photos,
+    make_temp_dir,
+    remove_temp_dir,
+    timed,
+)
 
 _HERE = Path(__file__).parent
 _STACKS: list[Stack] = []
@@ -55,7 +63,7 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack() -> Iterator[Stack]:
     """The running deployment; a test that breaks it should ask for `deployed` instead."""
     with Stack() as running:
@@ -84,7 +92,7 @@ def api(deployed: Stack) -> Iterator[Client]:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def photos() -> Iterator[Photos]:
     """A 12 MP camera JPEG (~4 MB) and HEIC (~5 MB), both with EXIF and GPS."""
     folder = make_temp_dir("momento-deploy-photos-")
@@ -93,4 +101,4 @@ def photos() -> Iterator[Photos]:
             made = make_photos(folder)
         yield made
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_temp_dir(folder)

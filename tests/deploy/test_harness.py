@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.deploy.harness import (
+    SERVE_REPLACED_LINE,
     TIMINGS,
     Client,
     Photos,
@@ -117,11 +118,13 @@ def test_kill_and_restart_under_requests(deployed: Stack, api: Client) -> None:
         serve.kill9(victim)
         with timed("smoke: API process replaced after kill -9"):
             wait_until(
-                lambda: victim not in serve.children() and len(serve.children()) == 2,
-                timeout=30,
-                what="serve replacing a killed API process",
+                lambda: serve.log_count(SERVE_REPLACED_LINE) == 1,
+                timeout=10,
+                what="serve noticing the killed API process",
             )
-            deployed.heal()
+            serve.wait_ready(timeout=30)  # the replacement's startup logged, /readyz 200
+        assert victim not in serve.children()
+        assert len(serve.children()) == 2
         with timed("smoke: pg restart until /readyz 200"):
             deployed.pg.restart()
             wait_until(
@@ -150,5 +153,6 @@ def test_camera_photos(photos: Photos) -> None:
         exif = jpeg.getexif()
         assert exif[0x010F] == "DeployCam"
         assert exif.get_ifd(0x8825)[1] == "N"  # GPS latitude reference
-    assert photos.seconds < 10, f"making the photos took {photos.seconds:.1f} s"
+    # ~3.5 s alone on 2 cores; the bound only catches a generator gone wrong, not a busy CPU.
+    assert photos.seconds < 30, f"making the photos took {photos.seconds:.1f} s"
     assert TIMINGS  # filled by the fixtures
