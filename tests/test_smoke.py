@@ -11,6 +11,7 @@ async def test_health(client: httpx.AsyncClient) -> None:
     r = await client.get("/readyz")
     assert r.status_code == 200
     assert r.json()["database"] == "ok"
+    assert r.json()["push"] == "console"  # APNs not configured: notifications are logged
 
 
 async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:

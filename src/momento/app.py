@@ -41,7 +41,6 @@ from momento.errors import (
     MomentoError,
     NotFound,
     PayloadTooLarge,
-    ServiceUnavailable,
     StorageUnavailable,
     ValidationFailed,
     problem_response,
@@ -340,11 +339,14 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> Response:
-        """The database answers."""
+        """Ready when the database answers. The push channel's state is reported too
+        (`push`: console, connecting, connected, unavailable, misconfigured) without deciding
+        readiness: notifications wait in the job queue while APNs is away."""
         if not await services.db.ping():
-            raise ServiceUnavailable("The database is not reachable.")
+            raise DatabaseUnavailable("The database is not reachable.")
         return Response(
-            orjson.dumps({"status": "ok", "database": "ok"}), media_type="application/json"
+            orjson.dumps({"status": "ok", "database": "ok", **services.push.health()}),
+            media_type="application/json",
         )
 
     app.add_middleware(FeedFastPath, services=services)
