@@ -352,6 +352,8 @@ async def _send(
         await _count_elsewhere(services, kind, event_id, ref, run)
         return
     notifications = [make(user_id, token) for user_id, token in claimed]
+    # Before the answers: which worker holds these rows shows in its log should it die.
+    log.info(f"{kind} sending", kind=kind, event_id=str(event_id), ref=ref, claimed=len(claimed))
     sent = time.perf_counter()
     results: list[SendResult] = await services.push.send_many(notifications)
     run.seconds["send"] = time.perf_counter() - sent
