@@ -8,6 +8,11 @@ Keys never start a segment with a dot, so these names cannot clash with objects.
 Every path is walked one component at a time from an open handle on the root with
 `O_NOFOLLOW`: a symbolic link anywhere below the root is refused, never followed, and a
 rename replaces a link instead of writing through it. Blocking file work runs in threads.
+
+Faults: a write the file system has no room for (ENOSPC, EDQUOT, EFBIG) raises
+`StorageFull`; any other OS error (EIO, EROFS, EACCES, a root that is gone or is a file, ...)
+raises `StorageDown`, the cause chained. A failed write leaves the stored object as it was:
+the upload's temporary file (and sidecar) is removed and nothing is renamed into place.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import secrets
 import stat as st
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +40,9 @@ from urllib.parse import quote, urlencode
 from momento import logs
 from momento.storage.base import (
     ObjectInfo,
+    StorageDown,
     StorageError,
+    StorageFull,
     StorageNotFound,
     TooLarge,
     UnsafePath,
@@ -63,6 +70,26 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in the root must not hang the thread.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+# The file system has no room: a full disk, a user quota, a file-size limit.
+_NO_ROOM = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG) if code
+)
+
+
+def _fault(exc: OSError, action: str) -> StorageError:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NO_ROOM:
+        return StorageFull(f"no room on the disk for the {action} ({reason})")
+    return StorageDown(f"the disk failed the {action} ({type(exc).__name__}: {reason})")
+
+
+@contextlib.contextmanager
+def _faults(action: str) -> Iterator[None]:
+    """OS errors as `StorageFull`/`StorageDown` (cause chained); `StorageError`s pass."""
+    try:
+        yield
+    except OSError as exc:
+        raise _fault(exc, action) from exc
 
 
 class FileUrlSigner:
@@ -176,7 +203,11 @@ class _Upload:
         self.content_type = content_type
         self.size = 0
         self.tmp = f"{secrets.token_hex(12)}.part"
-        self.dir_fd = storage._open_dir([INCOMING], create=True)
+        try:
+            self.dir_fd = storage._open_dir([INCOMING], create=True)
+        except StorageError as exc:
+            # Our own folder, not the client's key: something in its way is the server's fault.
+            raise StorageDown(f"the uploads folder {INCOMING} is unusable ({exc})") from exc
         try:
             self.fd = _open_at(self.tmp, _CREATE_FLAGS, self.dir_fd)
         except BaseException:
@@ -232,9 +263,15 @@ class LocalDiskStorage:
     # --- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Create the root (and its uploads folder); `StorageDown` when that is impossible."""
         await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> None:
+        with _faults(f"opening of {self.root}"):
+            self._prepare_root()
+        log.info("local storage ready", root=str(self.root))
+
+    def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o750)
         dfd = self._open_dir([INCOMING], create=True)
         try:
@@ -245,7 +282,6 @@ class LocalDiskStorage:
                         os.unlink(name, dir_fd=dfd)
         finally:
             os.close(dfd)
-        log.info("local storage ready", root=str(self.root))
 
     async def close(self) -> None:
         return None
@@ -255,7 +291,8 @@ class LocalDiskStorage:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         validate_key(key)
         validate_content_type(content_type)
-        await asyncio.to_thread(self._put_sync, key, data, content_type)
+        with _faults(f"write of {key}"):
+            await asyncio.to_thread(self._put_sync, key, data, content_type)
 
     def _put_sync(self, key: str, data: bytes, content_type: str) -> None:
         upload = _Upload(self, key, content_type)
@@ -274,8 +311,10 @@ class LocalDiskStorage:
         """
         validate_key(key)
         validate_content_type(content_type)
-        await asyncio.to_thread(self._check_writable, key)
-        upload = await asyncio.to_thread(_Upload, self, key, content_type)
+        action = f"write of {key}"
+        with _faults(action):
+            await asyncio.to_thread(self._check_writable, key)
+            upload = await asyncio.to_thread(_Upload, self, key, content_type)
         try:
             buffer = bytearray()
             size = 0
@@ -285,19 +324,24 @@ class LocalDiskStorage:
                     raise TooLarge(f"the body is larger than {max_bytes} bytes")
                 buffer += chunk
                 if len(buffer) >= WRITE_BATCH:
-                    await asyncio.to_thread(upload.write, bytes(buffer))
+                    with _faults(action):
+                        await asyncio.to_thread(upload.write, bytes(buffer))
                     buffer.clear()
-            if buffer:
-                await asyncio.to_thread(upload.write, bytes(buffer))
-            await asyncio.to_thread(upload.commit)
+            with _faults(action):
+                if buffer:
+                    await asyncio.to_thread(upload.write, bytes(buffer))
+                await asyncio.to_thread(upload.commit)
         finally:
-            # Also on cancellation (client gone): close and unlink, quick enough to do inline.
-            upload.abort()
+            # Also on cancellation (client gone) and on a full disk: close and unlink (which
+            # frees the space the partial file took), quick enough to do inline.
+            with _faults(action):
+                upload.abort()
         return size
 
     async def stat(self, key: str) -> ObjectInfo | None:
         validate_key(key)
-        return await asyncio.to_thread(self._stat_sync, key)
+        with _faults(f"stat of {key}"):
+            return await asyncio.to_thread(self._stat_sync, key)
 
     def _stat_sync(self, key: str) -> ObjectInfo | None:
         *parents, name = key.split("/")
@@ -321,7 +365,8 @@ class LocalDiskStorage:
 
     async def read(self, key: str, max_bytes: int | None = None) -> bytes:
         validate_key(key)
-        return await asyncio.to_thread(self._read_sync, key, max_bytes)
+        with _faults(f"read of {key}"):
+            return await asyncio.to_thread(self._read_sync, key, max_bytes)
 
     def _read_sync(self, key: str, max_bytes: int | None) -> bytes:
         opened = self.open_sync(key)
@@ -338,7 +383,8 @@ class LocalDiskStorage:
     async def open_file(self, key: str) -> OpenFile:
         """Open the object for streaming (the caller closes it); `StorageNotFound` if none."""
         validate_key(key)
-        return await asyncio.to_thread(self.open_sync, key)
+        with _faults(f"read of {key}"):
+            return await asyncio.to_thread(self.open_sync, key)
 
     def open_sync(self, key: str) -> OpenFile:
         *parents, name = key.split("/")
@@ -369,7 +415,8 @@ class LocalDiskStorage:
 
     async def delete(self, key: str) -> None:
         validate_key(key)
-        await asyncio.to_thread(self._delete_sync, key)
+        with _faults(f"delete of {key}"):
+            await asyncio.to_thread(self._delete_sync, key)
 
     def _delete_sync(self, key: str) -> None:
         *parents, name = key.split("/")
@@ -387,7 +434,8 @@ class LocalDiskStorage:
         validate_prefix(prefix, allow_empty=False)
         if not prefix.endswith("/"):
             raise StorageError("delete_prefix needs a prefix ending with '/'")
-        return await asyncio.to_thread(self._delete_prefix_sync, prefix)
+        with _faults(f"delete of {prefix}"):
+            return await asyncio.to_thread(self._delete_prefix_sync, prefix)
 
     def _delete_prefix_sync(self, prefix: str) -> int:
         parents = prefix.removesuffix("/").split("/")
@@ -413,7 +461,9 @@ class LocalDiskStorage:
 
     async def list(self, prefix: str) -> AsyncIterator[ObjectInfo]:
         validate_prefix(prefix)
-        for info in await asyncio.to_thread(self._list_sync, prefix):
+        with _faults(f"listing of {prefix or '/'}"):
+            found = await asyncio.to_thread(self._list_sync, prefix)
+        for info in found:
             yield info
 
     def _list_sync(self, prefix: str) -> builtins.list[ObjectInfo]:
@@ -562,12 +612,13 @@ class LocalDiskStorage:
         """Rename the finished upload into place, sidecar first."""
         *parents, name = key.split("/")
         meta_tmp = tmp + ".meta"
-        fd = _open_at(meta_tmp, _CREATE_FLAGS, src_fd)
         try:
-            write_all(fd, json.dumps({"content_type": content_type}).encode())
-        finally:
-            os.close(fd)
-        try:
+            # Inside the try: a sidecar cut short by a full disk is removed like the rest.
+            fd = _open_at(meta_tmp, _CREATE_FLAGS, src_fd)
+            try:
+                write_all(fd, json.dumps({"content_type": content_type}).encode())
+            finally:
+                os.close(fd)
             for attempt in range(3):
                 dfd = self._open_dir(parents, create=True)
                 try:

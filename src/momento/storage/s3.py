@@ -10,12 +10,19 @@ locally (`momento.storage.sigv4`): pure CPU, no network, a few microseconds; tem
 credentials are refreshed in the background before they expire. Presigned PUTs sign the
 Content-Type header, so S3 refuses an upload of another type; they cannot cap the size, so
 whoever completes an upload checks it with `stat`.
+
+Faults: every operation raises `StorageDown` (the cause chained) when S3 cannot be reached or
+fails it (refused or reset connections, timeouts, 5xx and SlowDown after botocore's own
+retries, any other error answer), and `StorageFull` when it says it has no room (MinIO's
+XMinioStorageFull, quota errors, HTTP 507). Timeouts are short (connect 5 s, read 30 s) so a
+dead endpoint answers within seconds, not botocore's minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import collections.abc
 import contextlib
 import functools
 import os
@@ -27,17 +34,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.credentials import ReadOnlyCredentials
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ChecksumError,
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.handlers import add_expect_header
 
 from momento import logs
 from momento.storage.base import (
     MAX_EXPIRES_IN,
     ObjectInfo,
+    StorageDown,
     StorageError,
+    StorageFull,
     StorageNotFound,
     TooLarge,
     UploadTarget,
@@ -56,7 +75,32 @@ if TYPE_CHECKING:
 log = logs.get("momento.storage.s3")
 
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+RETRIES = 3  # after the first attempt, with botocore's jittered exponential backoff
+READ_CHUNK = 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# "No room" as S3 and its clones say it (MinIO: a full disk, a bucket quota).
+_FULL = {
+    "XMinioStorageFull",
+    "XMinioAdminBucketQuotaExceeded",
+    "QuotaExceeded",
+    "InsufficientStorage",
+}
+# The transport failing, whatever layer noticed: botocore's wrappers (connection refused or
+# closed, timeouts, a body cut short), aiohttp's own errors and timeouts when they escape
+# botocore (body reads), credentials that could not be fetched (an instance role's endpoint).
+_NETWORK: tuple[type[BaseException], ...] = (
+    HTTPClientError,
+    BotoConnectionError,
+    IncompleteReadError,
+    ChecksumError,
+    NoCredentialsError,
+    CredentialRetrievalError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    OSError,
+)
 
 
 @functools.cache
@@ -86,9 +130,40 @@ def _total_size(response: Mapping[str, Any]) -> int | None:
     return int(length) if length is not None else None
 
 
-def _missing(exc: ClientError) -> bool:
+def _status(exc: ClientError) -> int | None:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return _code(exc) in _MISSING or status == 404
+    return int(status) if status is not None else None
+
+
+def _missing(exc: ClientError) -> bool:
+    return _code(exc) in _MISSING or _status(exc) == 404
+
+
+def _fault(exc: BaseException, action: str) -> StorageError:
+    """What a failed S3 call means for the caller: no room, or S3 not doing its job."""
+    if isinstance(exc, ClientError):
+        code, status = _code(exc), _status(exc)
+        if code in _FULL or status == 507:
+            return StorageFull(f"S3 has no room for the {action} ({code}, HTTP {status})")
+        # 5xx and SlowDown come here once botocore's retries are spent; anything else (a 403
+        # from revoked credentials, a vanished bucket) is as much an outage to the client.
+        return StorageDown(f"S3 failed the {action} ({code}, HTTP {status})")
+    return StorageDown(f"S3 cannot be reached for the {action} ({type(exc).__name__}: {exc})")
+
+
+@contextlib.contextmanager
+def _faults(action: str) -> collections.abc.Iterator[None]:
+    """Raise what S3 and the network throw as `StorageFull`/`StorageDown`, cause chained.
+
+    `StorageError`s raised inside (not found, too large) pass through unchanged. Never wrap
+    a `yield` to the caller's code in this: its own errors are not S3's.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        raise _fault(exc, action) from exc
+    except _NETWORK as exc:
+        raise _fault(exc, action) from exc
 
 
 class S3Storage:
@@ -104,6 +179,9 @@ class S3Storage:
         access_key: str | None = None,
         secret_key: str | None = None,
         default_ttl: int = 3600,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+        retries: int = RETRIES,
     ) -> None:
         if prefix:
             validate_key(prefix.strip("/"))
@@ -114,6 +192,9 @@ class S3Storage:
         self.region = region
         self.default_ttl = validate_expires_in(default_ttl)
         self._credentials = (access_key, secret_key)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retries = retries
         self._stack: AsyncExitStack | None = None
         self._client: S3Client | None = None
         self._presigner: Presigner | None = None
@@ -138,16 +219,28 @@ class S3Storage:
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
             "signature_version": "s3v4",
-            "retries": {"max_attempts": 3, "mode": "standard"},
+            # `max_attempts` here counts the retries after the first try (botocore's naming).
+            "retries": {"max_attempts": self.retries, "mode": "standard"},
+            # Per attempt: botocore's default of 60 s each would keep a request of ours
+            # hanging for minutes on an S3 that accepts connections and never answers.
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
         }
         if self.endpoint_url:
             config["s3"] = {"addressing_style": "path"}
         return config
 
     async def open(self) -> None:
+        """Make the client and check the bucket with a HEAD.
+
+        Raises `StorageDown` when S3 cannot be reached or answers 5xx (it may work later),
+        and a plain `StorageError` when the bucket is missing or refused (a configuration
+        mistake that waiting will not fix).
+        """
         if self._client is not None:
             return
         stack = AsyncExitStack()
+        where = self.endpoint_url or "AWS"
         try:
             creator = _session().create_client(
                 "s3",
@@ -155,12 +248,27 @@ class S3Storage:
                 **self._client_args(),
             )
             self._client = await stack.enter_async_context(creator)
-            self._presigner = await self._make_presigner(self._client)
+            # botocore sends every PUT with `Expect: 100-continue`, and aiohttp waits for the
+            # "100 Continue" with no timeout at all: an S3 that accepts connections and never
+            # answers would hang each upload forever. Our bodies are small (photos), so send
+            # them straight away; the read timeout then covers the wait for the answer.
+            self._client.meta.events.unregister("before-call.s3", add_expect_header)
             try:
+                self._presigner = await self._make_presigner(self._client)
                 await self._client.head_bucket(Bucket=self.bucket)
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
+                code, status = _code(exc), _status(exc)
+                if (status is not None and status >= 500) or code == "SlowDown":
+                    raise StorageDown(
+                        f"S3 at {where} is failing: checking bucket {self.bucket!r} got"
+                        f" {code} (HTTP {status})"
+                    ) from exc
                 raise StorageError(f"S3 bucket {self.bucket!r} is not usable ({code})") from None
+            except _NETWORK as exc:
+                raise StorageDown(
+                    f"S3 at {where} cannot be reached to open bucket {self.bucket!r}"
+                    f" ({type(exc).__name__}: {exc})"
+                ) from exc
         except BaseException:
             self._client = None
             await stack.aclose()
@@ -234,20 +342,22 @@ class S3Storage:
     # --- objects ----------------------------------------------------------------------
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await self.client.put_object(
-            Bucket=self.bucket,
-            Key=self._key(key),
-            Body=data,
-            ContentType=validate_content_type(content_type),
-        )
+        s3_key = self._key(key)
+        validate_content_type(content_type)
+        with _faults(f"put of {key}"):
+            await self.client.put_object(
+                Bucket=self.bucket, Key=s3_key, Body=data, ContentType=content_type
+            )
 
     async def stat(self, key: str) -> ObjectInfo | None:
-        try:
-            head = await self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
+        s3_key = self._key(key)
+        with _faults(f"stat of {key}"):
+            try:
+                head = await self.client.head_object(Bucket=self.bucket, Key=s3_key)
+            except ClientError as exc:
+                if _missing(exc):
+                    return None
+                raise
         return ObjectInfo(
             key=key,
             size=head["ContentLength"],
@@ -259,46 +369,78 @@ class S3Storage:
     async def read(self, key: str, max_bytes: int | None = None) -> bytes:
         """With `max_bytes`, a ranged GET of its first `max_bytes` + 1 bytes: an object
         replaced by a bigger one since a `stat` is refused by what is read, never loaded."""
-        try:
-            if max_bytes is None:
-                response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            else:
-                response = await self.client.get_object(
-                    Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{max_bytes}"
-                )
-        except ClientError as exc:
-            if _missing(exc):
-                raise StorageNotFound(key) from None
-            if _code(exc) != "InvalidRange":
-                raise
-            # An empty object has no byte 0 to range over.
-            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        total = _total_size(response)
-        if max_bytes is not None and total is not None and total > max_bytes:
-            response["Body"].close()
-            raise TooLarge(f"{key} is larger than {max_bytes} bytes", size=total)
-        async with response["Body"] as body:
-            data: bytes = await (body.read() if max_bytes is None else body.read(max_bytes + 1))
+        s3_key = self._key(key)
+        with _faults(f"read of {key}"):
+            try:
+                if max_bytes is None:
+                    response = await self.client.get_object(Bucket=self.bucket, Key=s3_key)
+                else:
+                    response = await self.client.get_object(
+                        Bucket=self.bucket, Key=s3_key, Range=f"bytes=0-{max_bytes}"
+                    )
+            except ClientError as exc:
+                if _missing(exc):
+                    raise StorageNotFound(key) from None
+                if _code(exc) != "InvalidRange":
+                    raise
+                # An empty object has no byte 0 to range over.
+                response = await self.client.get_object(Bucket=self.bucket, Key=s3_key)
+            total = _total_size(response)
+            if max_bytes is not None and total is not None and total > max_bytes:
+                response["Body"].close()
+                raise TooLarge(f"{key} is larger than {max_bytes} bytes", size=total)
+            async with response["Body"] as body:
+                if max_bytes is None:
+                    data: bytes = await body.read()  # no size: aiohttp reads to the end
+                else:
+                    # read(n) gives what one network chunk brought (64-128 KB), not n bytes:
+                    # read until the end or until more than max_bytes came, never further.
+                    chunks: builtins.list[bytes] = []
+                    got = 0
+                    while got <= max_bytes:
+                        chunk = await body.read(max_bytes + 1 - got)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                        got += len(chunk)
+                    data = b"".join(chunks)
         if max_bytes is not None and len(data) > max_bytes:  # a server that ignored the Range
             raise TooLarge(f"{key} is larger than {max_bytes} bytes")
+        if total is not None and max_bytes is None and len(data) != total:
+            raise StorageDown(f"S3 sent {len(data)} of the {total} bytes of {key}")
         return data
 
     @contextlib.asynccontextmanager
     async def local_file(self, key: str) -> AsyncIterator[Path]:
+        s3_key = self._key(key)
+        with _faults(f"read of {key}"):
+            try:
+                response = await self.client.get_object(Bucket=self.bucket, Key=s3_key)
+            except ClientError as exc:
+                if _missing(exc):
+                    raise StorageNotFound(key) from None
+                raise
+        total = _total_size(response)
         try:
-            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if _missing(exc):
-                raise StorageNotFound(key) from None
+            fd, name = await asyncio.to_thread(tempfile.mkstemp, prefix="momento-", suffix=".obj")
+        except BaseException:
+            response["Body"].close()
             raise
-        fd, name = await asyncio.to_thread(tempfile.mkstemp, prefix="momento-", suffix=".obj")
         path = Path(name)
         try:
-            async with response["Body"] as body:
-                while chunk := await body.read(1024 * 1024):
-                    await asyncio.to_thread(write_all, fd, chunk)
-            await asyncio.to_thread(os.close, fd)
-            fd = -1
+            written = 0
+            # Only the download is S3's: the caller's block below raises what it raises.
+            # (A full temporary folder is an OSError too: no room here means a 503 as well.)
+            with _faults(f"download of {key}"):
+                async with response["Body"] as body:
+                    # Each read gives at most one network chunk; the loop ends at EOF only.
+                    while chunk := await body.read(READ_CHUNK):
+                        await asyncio.to_thread(write_all, fd, chunk)
+                        written += len(chunk)
+                if total is not None and written != total:
+                    raise StorageDown(f"S3 sent {written} of the {total} bytes of {key}")
+                await asyncio.to_thread(os.close, fd)
+                fd = -1
             yield path
         finally:
             if fd >= 0:
@@ -306,7 +448,9 @@ class S3Storage:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def delete(self, key: str) -> None:
-        await self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        s3_key = self._key(key)
+        with _faults(f"delete of {key}"):
+            await self.client.delete_object(Bucket=self.bucket, Key=s3_key)
 
     async def delete_prefix(self, prefix: str) -> int:
         validate_prefix(prefix, allow_empty=False)
@@ -324,14 +468,16 @@ class S3Storage:
         return count
 
     async def _delete_batch(self, keys: builtins.list[str]) -> int:
-        response = await self.client.delete_objects(
-            Bucket=self.bucket,
-            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
-        )
+        with _faults(f"delete of {len(keys)} objects"):
+            response = await self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )
         errors = response.get("Errors", [])
         if errors:
             first = errors[0]
-            raise StorageError(
+            # Per-key errors are S3 failing (InternalError, SlowDown): the caller tries later.
+            raise StorageDown(
                 f"S3 kept {len(errors)} of {len(keys)} objects "
                 f"(first: {first.get('Key')}: {first.get('Code')})"
             )
@@ -341,7 +487,14 @@ class S3Storage:
         validate_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         strip = len(self.prefix)
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix).__aiter__()
+        while True:
+            # Only the fetch of a page is guarded: the consumer's code runs at the yield.
+            with _faults(f"listing of {prefix or '/'}"):
+                try:
+                    page = await anext(pages)
+                except StopAsyncIteration:
+                    break
             for obj in page.get("Contents", []):
                 yield ObjectInfo(
                     key=obj["Key"][strip:],
