@@ -28,6 +28,23 @@ from tests.deploy.harness import (
 _HERE = Path(__file__).parent
 _STACKS: list[Stack] = []
 
+# Settings of the deployment under test beyond the production-like defaults of Stack.
+STACK_ENV = {
+    # A dead worker is noticed, and the notification it held is sent again, within seconds
+    # instead of minutes (defaults: heartbeat 10 s, stalled after 30 s, lease 300 s).
+    "MOMENTO_WORKER_HEARTBEAT_INTERVAL": "1",
+    "MOMENTO_WORKER_STALLED_AFTER": "5",
+    "MOMENTO_PUSH_SENDING_LEASE": "10",
+    # Every test user signs up and signs in from 127.0.0.1: the per-address limits (made for
+    # one person's phone) would answer 429 after a few tests.
+    "MOMENTO_RATE_LIMIT_SIGNUP_PER_IP": "100000",
+    "MOMENTO_RATE_LIMIT_LOGIN_PER_IP": "100000",
+    "MOMENTO_RATE_LIMIT_JOIN_PER_IP": "100000",
+    "MOMENTO_RATE_LIMIT_RECOVER_PER_IP": "100000",
+    # The host subscription the tests buy through the RevenueCat webhook.
+    "MOMENTO_HOST_ENTITLEMENT_ID": "host_pro",
+}
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -36,9 +53,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if _HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.deploy)
+    slots = [i for i, item in enumerate(items) if _HERE in Path(str(item.path)).parents]
+    for i in slots:
+        items[i].add_marker(pytest.mark.deploy)
+    # The harness's own tests first: when a piece of it is broken, that is the failure shown,
+    # not its consequences in every deployment test (and they see an unused stack).
+    ordered = sorted((items[i] for i in slots), key=lambda it: it.path.name != "test_harness.py")
+    for i, item in zip(slots, ordered, strict=True):
+        items[i] = item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -66,7 +88,7 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="package")
 def stack() -> Iterator[Stack]:
     """The running deployment; a test that breaks it should ask for `deployed` instead."""
-    with Stack() as running:
+    with Stack(extra_env=STACK_ENV) as running:
         _STACKS.append(running)
         try:
             yield running

@@ -231,33 +231,37 @@ REAPER = _Reaper()
 def postgres_bin_dir(install: bool = True) -> Path:
     """The newest installed PostgreSQL's bin folder, installing Debian's packages if none is.
 
-    Debian's `postgresql` package would create and start a `main` cluster on port 5432: the
-    createcluster.conf written first tells postgresql-common not to, and policy-rc.d keeps
-    any service from being started by the install.
+    As the official postgres image does: postgresql-common first, then its createcluster.conf
+    told not to make a `main` cluster (it would take port 5432 and start), then the server;
+    policy-rc.d keeps the install from starting any service meanwhile.
     """
     found = _installed_postgres()
     if found or not install:
         if not found:
             raise RuntimeError("PostgreSQL is not installed")
         return found[-1]
-    conf = Path("/etc/postgresql-common/createcluster.conf")
-    if not conf.exists():
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text("create_main_cluster = false\n")
+    env = {**clean_environ(), "DEBIAN_FRONTEND": "noninteractive"}
+
+    def apt(*args: str) -> None:
+        done = subprocess.run(
+            ["apt-get", *args], env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"apt-get {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
     policy = Path("/usr/sbin/policy-rc.d")
     wrote_policy = not policy.exists()
     if wrote_policy:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
-    env = {**clean_environ(), "DEBIAN_FRONTEND": "noninteractive"}
     try:
-        subprocess.run(["apt-get", "update"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-o", "Dpkg::Options::=--force-confold", "postgresql"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        apt("update")
+        apt("install", "-y", "--no-install-recommends", "postgresql-common")
+        conf = Path("/etc/postgresql-common/createcluster.conf")
+        text = conf.read_text() if conf.exists() else ""
+        lines = [ln for ln in text.splitlines() if "create_main_cluster" not in ln]
+        conf.write_text("\n".join([*lines, "create_main_cluster = false"]) + "\n")
+        apt("install", "-y", "--no-install-recommends", "postgresql")
     finally:
         if wrote_policy:
             policy.unlink(missing_ok=True)
@@ -813,10 +817,12 @@ def momento_env(
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if storage_url is None:
+    if storage_url is not None:
+        env["STORAGE_URL"] = storage_url
+    if not (storage_url or "").startswith("s3:"):
+        # Local files (the data dir's, or a file:// URL): production requires the URL key.
         env["FILES_SIGNING_SECRET"] = "deploy-files-signing-secret-0123456789abcdef"
     else:
-        env["STORAGE_URL"] = storage_url
         env["AWS_ACCESS_KEY_ID"] = S3_ACCESS_KEY
         env["AWS_SECRET_ACCESS_KEY"] = S3_SECRET_KEY
         env["AWS_DEFAULT_REGION"] = S3_REGION
@@ -1349,6 +1355,7 @@ class Stack:
         bucket: str = "momento-photos",
         environment: Literal["production", "development"] = "production",
         pg_privileges: Literal["owner", "superuser", "createrole"] = "owner",
+        pg_user: str = "momento",
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.folder = make_temp_dir("momento-deploy-")
@@ -1357,7 +1364,10 @@ class Stack:
         self.bucket = bucket
         self.environment = environment
         self.extra_env = dict(extra_env or {})
-        self.pg = Postgres(privileges=pg_privileges)
+        # The role an operator would most likely pick. Named like the app's `momento` schema,
+        # it makes PostgreSQL's default search_path ("$user", public) put unqualified tables
+        # there: a real-world case the migrations have to get right.
+        self.pg = Postgres(user=pg_user, privileges=pg_privileges)
         self.moto = MotoServer(self.folder)
         self.s3_proxy: TcpProxy | None = None
         self.apns: ApnsFake | None = None
