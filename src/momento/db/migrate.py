@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from momento.db.pool import SESSION_OPTIONS
+
 # Any constant works as long as every migrator uses the same one ("momento" in ASCII).
 MIGRATION_LOCK_ID = 0x6D6F6D656E746F
 
@@ -93,7 +95,9 @@ def _values(row: Any) -> tuple[Any, ...]:
 
 
 async def status(url: str, migrations: list[Migration] | None = None) -> list[MigrationState]:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, options=SESSION_OPTIONS
+    ) as conn:
         applied = await _applied(conn)
     return [
         MigrationState(
@@ -108,7 +112,9 @@ async def status(url: str, migrations: list[Migration] | None = None) -> list[Mi
 async def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply every pending migration (the package's, unless given); return those applied."""
     done: list[Migration] = []
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, options=SESSION_OPTIONS
+    ) as conn:
         for mig in load_migrations() if migrations is None else migrations:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))

@@ -66,6 +66,15 @@ async def check_idle(conn: AsyncConnection[Any]) -> None:
         await conn.execute("SELECT 1")
 
 
+# Every connection the server makes (requests, jobs, migrations) runs in UTC, so timestamps come
+# back as "Z" times whatever the server's time zone, and resolves unqualified names in `public`
+# only. PostgreSQL's default search_path is `"$user", public`: with a login role named after
+# one of our schemas (`momento`, the obvious name for it) unqualified tables, procrastinate's
+# among them, would be created in and read from that schema instead, while the SQL that names
+# `public.procrastinate_jobs` fails.
+SESSION_OPTIONS = "-c TimeZone=UTC -c search_path=public"
+
+
 class Database:
     def __init__(
         self, url: str, *, min_size: int = 2, max_size: int = 16, timeout: float = 5.0
@@ -76,9 +85,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             open=False,
-            # UTC sessions: timestamps come back in UTC whatever the server's time zone, so
-            # responses always carry "Z" times.
-            kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c TimeZone=UTC"},
+            kwargs={"autocommit": True, "row_factory": dict_row, "options": SESSION_OPTIONS},
             connection_class=AsyncConnection[DictRow],
             name="momento",
             check=self._check,

@@ -16,6 +16,7 @@ from procrastinate.psycopg_connector import PsycopgConnector
 from momento import logs
 from momento.billing import tasks as billing_tasks
 from momento.cleanup import tasks as cleanup_tasks
+from momento.db.pool import SESSION_OPTIONS
 from momento.jobs import tasks as jobs_tasks
 from momento.reveal import tasks as reveal_tasks
 
@@ -65,7 +66,7 @@ def make_app(database_url: str, *, pool_max: int = 4, timeout: float = 5.0) -> p
         conninfo=database_url,
         min_size=1,
         max_size=pool_max,
-        kwargs={"options": "-c TimeZone=UTC"},
+        kwargs={"options": SESSION_OPTIONS},
         # procrastinate checks each connection at checkout itself (a round trip: fine off the
         # feed's path), so connections that died with a database restart are replaced; a defer
         # waits `timeout` for a connection, and reconnecting never gives up.
