@@ -45,7 +45,7 @@ from momento.photos.schemas import (
     UploadTargetOut,
 )
 from momento.reveal import scheduling as reveal_scheduling
-from momento.storage import StorageNotFound, TooLarge
+from momento.storage import StorageError, StorageNotFound, TooLarge
 
 log = logs.get("momento.photos")
 
@@ -350,8 +350,18 @@ async def delete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) 
         row = await cur.fetchone()
     if row is None:
         raise PhotoNotFound()
-    # A crash here leaves files no row points to; the orphan sweep removes those.
-    await services.storage.delete_prefix(row["storage_path"] + "/")
+    # The delete is done: the trigger recorded the files in momento.file_purges and queued
+    # their purge in that transaction. Removing them now only makes it prompt; with storage
+    # out of reach the queued purge removes them once it is back (never a 503 for a delete
+    # that happened).
+    try:
+        await services.storage.delete_prefix(row["storage_path"] + "/")
+    except StorageError as exc:
+        log.warning(
+            "photo files left to the purge queue",
+            photo_id=str(photo_id),
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 async def like(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
