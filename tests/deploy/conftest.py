@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.harness import (
+    NOTES,
     TIMINGS,
     Client,
     Photos,
@@ -64,11 +65,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TIMINGS:
-        return
-    terminalreporter.section("deployment setup times")
-    for name, seconds in TIMINGS.items():
-        terminalreporter.write_line(f"{name:<52} {seconds:6.2f} s")
+    if TIMINGS:
+        terminalreporter.section("deployment setup times")
+        for name, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{name:<52} {seconds:6.2f} s")
+    if NOTES:
+        terminalreporter.section("deployment faults: what was measured")
+        for line in NOTES:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

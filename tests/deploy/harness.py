@@ -53,6 +53,12 @@ MOMENTO = VENV_BIN / "momento"
 
 # How long each piece took to set up (seconds), printed at the end of the run by conftest.
 TIMINGS: dict[str, float] = {}
+# What the fault tests measured (retries, 503s, recovery times), shown at the end of the run.
+NOTES: list[str] = []
+
+
+def note(line: str) -> None:
+    NOTES.append(line)
 
 
 @contextlib.contextmanager

@@ -73,6 +73,7 @@ async def check_idle(conn: AsyncConnection[Any]) -> None:
 # among them, would be created in and read from that schema instead, while the SQL that names
 # `public.procrastinate_jobs` fails.
 SESSION_OPTIONS = "-c TimeZone=UTC -c search_path=public"
+RECONNECT_TIMEOUT = 5.0
 
 
 class Database:
@@ -92,8 +93,12 @@ class Database:
             # A request waits this long for a connection (the database restarting: the pool
             # reconnects in the background), then answers 503 with Retry-After.
             timeout=timeout,
-            # Keep trying to reconnect however long the database is away.
-            reconnect_timeout=24 * 3600,
+            # A lost connection is re-made with psycopg_pool's backoff (1, 2, 4, ... s), given
+            # up after this long; a request that finds the pool empty then makes a new one at
+            # once. Kept short so the pause between attempts stays short, and the pool is
+            # whole again within a couple of seconds of the database coming back however long
+            # it was away (a day-long timeout meant pauses of minutes after a long outage).
+            reconnect_timeout=RECONNECT_TIMEOUT,
         )
 
     async def _check(self, conn: Conn) -> None:

@@ -16,7 +16,7 @@ from procrastinate.psycopg_connector import PsycopgConnector
 from momento import logs
 from momento.billing import tasks as billing_tasks
 from momento.cleanup import tasks as cleanup_tasks
-from momento.db.pool import SESSION_OPTIONS
+from momento.db.pool import RECONNECT_TIMEOUT, SESSION_OPTIONS
 from momento.jobs import tasks as jobs_tasks
 from momento.reveal import tasks as reveal_tasks
 
@@ -69,9 +69,9 @@ def make_app(database_url: str, *, pool_max: int = 4, timeout: float = 5.0) -> p
         kwargs={"options": SESSION_OPTIONS},
         # procrastinate checks each connection at checkout itself (a round trip: fine off the
         # feed's path), so connections that died with a database restart are replaced; a defer
-        # waits `timeout` for a connection, and reconnecting never gives up.
+        # waits `timeout` for a connection; reconnecting as the request pool does.
         timeout=timeout,
-        reconnect_timeout=24 * 3600,
+        reconnect_timeout=RECONNECT_TIMEOUT,
     )
     app = procrastinate.App(connector=connector)
     for namespace, blueprint in BLUEPRINTS:
