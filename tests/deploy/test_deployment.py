@@ -524,7 +524,8 @@ def test_postgres_restart_while_requests_and_the_reveal_run(
             what="the API answering after the restart",
         )
         recovered = time.monotonic() - back
-        time.sleep(3.0)  # the load goes on: it must be all answered now
+        # The load goes on past the 10 s the service has to recover in.
+        time.sleep(max(0.0, back + 11.0 - time.monotonic()))
 
     statuses = {status for _, status, _ in load.answers}
     assert statuses <= {200, 201, 204, 404, 503}, f"answers: {sorted(statuses)}"
@@ -532,12 +533,15 @@ def test_postgres_restart_while_requests_and_the_reveal_run(
     assert not_found <= {"photo_not_found"}, not_found
     unavailable = [a for a in load.answers if a[1] == 503]
     assert all(code == "database_unavailable" for _, _, code in unavailable), unavailable[:5]
-    after = [a for a in load.answers if a[0] > back + recovered + 1.0]
+    after = [a for a in load.answers if a[0] > back + 10.0]
     assert after, "no load after the recovery"
-    assert all(a[1] != 503 for a in after), "503s after the service had recovered"
+    late = [round(a[0] - back, 1) for a in after if a[1] == 503]
+    assert not late, f"503s more than 10 s after the database was back (at +{late} s)"
+    last_503 = max((a[0] - back for a in unavailable), default=0.0)
     note(
         f"restart took {back - restart_started:.1f} s; {len(load.answers)} answers,"
-        f" {len(unavailable)} were 503; back {recovered:.1f} s later;"
+        f" {len(unavailable)} were 503 (the last {last_503:+.1f} s from the database's"
+        f" return); a request answered 200 {recovered:.1f} s after it;"
         f" {api.retries} connection failures retried"
     )
 
