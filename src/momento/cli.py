@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -208,7 +209,14 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         if workers == 1:
             # Serve on the socket claimed above (what uvicorn.run does, on its own socket).
             server = uvicorn.Server(uvicorn.Config(create_app(services), **options))
-            server.run(sockets=[claimed])
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
+            # with the handler found before it started: Ctrl-C's KeyboardInterrupt (caught
+            # here, as uvicorn.run does) and, for SIGTERM, ours, so that both end in a clean
+            # exit 0 through the `with` above, which stops the embedded PostgreSQL (SIGTERM's
+            # default would kill this process and leave the database running).
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run(sockets=[claimed])
             if not server.started:
                 raise SystemExit(_STARTUP_FAILURE)
             return
@@ -222,6 +230,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         os.environ["MOMENTO_PORT"] = str(port)
         config = uvicorn.Config("momento.app:factory", factory=True, workers=workers, **options)
         raise SystemExit(_serve_workers(config, workers))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 # Worker exit status for "could not start" (uvicorn's): not worth restarting.
