@@ -704,6 +704,16 @@ class ApnsFake:
             self._thread.join(10)
         loop.close()
 
+    def pause(self) -> None:
+        """APNs goes away: connections closed, new ones refused (the fake keeps its port)."""
+        assert self._loop is not None, "start() first"
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(10)
+
+    def resume(self) -> None:
+        """APNs is back, at the same address."""
+        assert self._loop is not None, "start() first"
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self._loop).result(10)
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn()` in the fake's loop thread (its state is only touched there)."""
         assert self._loop is not None, "start() first"

@@ -431,6 +431,46 @@ def _worker_sending(stack: Stack, event_id: str) -> int:
     raise AssertionError("no worker log shows the reveal being sent")
 
 
+# --- APNs away at start and at the reveal ----------------------------------------------------
+
+
+def test_apns_down_at_start_and_at_the_reveal(deployed: Stack, api: Client) -> None:
+    """With APNs refusing connections, `momento serve` (restarted now, on uvloop) starts and
+    is ready at once, /readyz tells the push channel is not connected, a reveal that falls
+    due waits in the queue without claiming anything, and once APNs is back every device gets
+    it exactly once, and the API processes' senders connect by themselves."""
+    assert deployed.apns is not None
+    assert deployed.serve_proc is not None
+    deployed.apns.pause()
+    try:
+        started = time.monotonic()
+        deployed.serve_proc = deployed.app.restart(deployed.serve_proc)
+        took = time.monotonic() - started
+        ready = api.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["push"] in ("connecting", "unavailable"), ready.text
+
+        host = person(api, "host")
+        members = [person(api, f"m{i}") for i in range(3)]
+        event = create_event(api, host, release_in=timedelta(hours=1))
+        for member in members:
+            join(api, member, event)
+        release_in(api, host, event, 1)
+        time.sleep(5)  # due, tried by a worker, put back in the queue
+        assert ledger(deployed, event["id"]) == {}, "claimed while APNs was away"
+    finally:
+        deployed.apns.resume()
+    devices = {host.device, *(m.device for m in members)}
+    assert_reveal_delivered(deployed, event["id"], devices, timeout=40)
+
+    def connected() -> bool:
+        return bool(api.get("/readyz").json().get("push") == "connected")
+
+    wait_until(connected, timeout=70, what="the API's push sender connecting by itself")
+    note(f"APNs down at start: serve ready in {took:.1f} s; the reveal waited, then went once")
+    api.assert_no_500()
+
+
 # --- PostgreSQL restarted under load ----------------------------------------------------------
 
 
