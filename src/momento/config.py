@@ -103,6 +103,19 @@ class Settings(BaseSettings):
     storage_url: str | None = Field(
         None, validation_alias=AliasChoices("STORAGE_URL", "MOMENTO_STORAGE_URL")
     )
+    # S3 credentials. Read here as well as by the AWS SDK's own chain (which only looks at the
+    # process environment, profiles and instance roles) so that they can stand in `.env` beside
+    # every other setting; unset, the chain decides.
+    aws_access_key_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "MOMENTO_AWS_ACCESS_KEY_ID"),
+        repr=False,
+    )
+    aws_secret_access_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "MOMENTO_AWS_SECRET_ACCESS_KEY"),
+        repr=False,
+    )
     # Signs the local backend's file URLs. Generated and kept in the data directory unless set;
     # required in production when files are stored locally.
     files_signing_secret: str | None = Field(
