@@ -17,8 +17,12 @@ outlives its files. Two purges of one event share the records (SKIP LOCKED), nev
 
 The orphan sweep handles what no transaction could record: photos whose upload never came
 (pending for a day: marked failed, partial files removed), files written after their row was
-deleted (a late PUT on a signed URL, a completion racing a delete), and files of failed
-photos. Files younger than `orphan_file_grace` are left alone: they may be a write in flight.
+deleted (a late PUT on a signed URL, a completion racing a delete), files of failed photos,
+and the raw `upload` of photos no longer pending. That object is the photo as the phone sent
+it, location metadata included; completion removes it, but only best effort (storage may fail
+right after the photo's fate committed) and the signed PUT may bring it back afterwards, so
+the sweep is what guarantees no unstripped copy outlives a completed upload. Files younger than
+`orphan_file_grace` are left alone: they may be a write in flight.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, LiteralString
 
 from momento import logs
 from momento.db import Database
+from momento.photos.service import UPLOAD
 from momento.storage import ObjectInfo, Storage
 
 if TYPE_CHECKING:
@@ -354,7 +359,8 @@ async def _batches(
 
 
 async def _orphans_in(db: Database, batch: Sequence[ObjectInfo]) -> list[ObjectInfo]:
-    """The objects of `batch` nothing points to: no live (not failed) photo, no purge record."""
+    """The objects of `batch` nothing points to (no live, i.e. not failed, photo and no purge
+    record), and the raw uploads of photos that are no longer pending."""
     photo_ids: set[uuid.UUID] = set()
     prefixes: set[str] = set()
     for info in batch:
@@ -378,8 +384,10 @@ async def _orphans_in(db: Database, batch: Sequence[ObjectInfo]) -> list[ObjectI
         event_prefix, photo_prefix = _parse_key(info.key)
         if event_prefix in queued or photo_prefix in queued:
             continue  # the purge queue reaches it
-        if photo_prefix is not None and photos.get(photo_prefix, "failed") != "failed":
-            continue  # a live photo's file
+        if photo_prefix is not None:
+            status = photos.get(photo_prefix, "failed")
+            if status == "pending" or (status != "failed" and info.key != photo_prefix + UPLOAD):
+                continue  # a live photo's file (a pending photo's upload included)
         orphans.append(info)
     return orphans
 
@@ -387,7 +395,8 @@ async def _orphans_in(db: Database, batch: Sequence[ObjectInfo]) -> list[ObjectI
 async def find_orphan_files(
     services: Services, *, now: datetime | None = None
 ) -> AsyncIterator[ObjectInfo]:
-    """Stored files under events/ older than the grace period that nothing points to."""
+    """Stored files under events/ older than the grace period that nothing points to, and
+    the raw uploads (with their location metadata) of photos no longer pending."""
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=services.settings.orphan_file_grace)
     async for batch in _batches(services.storage.list(EVENTS_ROOT), SWEEP_BATCH):
         old = [info for info in batch if info.modified < cutoff]

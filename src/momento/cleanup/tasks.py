@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import uuid
 
-from procrastinate import App, Blueprint, JobContext, RetryStrategy
+from procrastinate import App, Blueprint, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from momento import logs
 from momento.cleanup import service
 from momento.jobs.context import services_of
+from momento.jobs.retry import CappedBackoff
 
 log = logs.get("momento.cleanup")
 blueprint = Blueprint()
 
 QUEUE = "maintenance"
-# Storage may fail for a while: try again later, then leave it to the next periodic run.
-RETRY = RetryStrategy(max_attempts=5, exponential_wait=30)
+# Storage may fail for a while: try again soon, then less often (5 s doubling to 10 min, 8
+# retries, about 21 min in all), then leave it to the next periodic run (the hourly sweep
+# drains purge records too). procrastinate's exponential_wait=30 waited 30 s, 15 min, 7.5 h.
+RETRY = CappedBackoff(first=5.0, cap=600.0, max_attempts=8)
 
 
 async def defer_purge(app: App, event_id: uuid.UUID) -> bool:

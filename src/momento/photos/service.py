@@ -8,6 +8,12 @@ Storage layout: a photo's files live under its `storage_path`, `events/<event>/<
 `upload` is what the client PUTs (with its metadata, location included, so it is never
 served and is removed once processed), `original` the full-size photo members may fetch
 (identifying metadata removed), `display.jpg` (longest side 2048) and `thumb.jpg` (400).
+
+Completion decides the photo's fate in one transaction: `uploaded` together with the "new
+photos" job, or `failed` with its reason. What comes after that commit (removing `upload`) is
+best effort: a storage fault there never turns the decided answer into a 503, and an `upload`
+left behind is removed by the orphan sweep once past its grace period
+(`momento.cleanup.service`), whatever the photo's status.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from psycopg import errors
 
 from momento import logs
 from momento.analytics import events as analytics_events
-from momento.db.pool import Claims
+from momento.db.pool import Claims, Conn
 from momento.deps import Services
 from momento.events.errors import EventNotFound
 from momento.photos import processing
@@ -108,17 +116,21 @@ INSERT INTO public.photo_media (photo_id, declared_type, declared_size)
 VALUES (%(id)s, %(type)s, %(size)s)
 """
 
-# Written by the server (users cannot write status, size or the placeholder).
+# Written by the server (users cannot write status, size or the placeholder). Returns the
+# photo only when this statement made it uploaded (not when a concurrent completion did: the
+# row lock makes the loser see `uploaded` and match nothing).
 MARK_UPLOADED: LiteralString = """
 WITH p AS (
   UPDATE public.photos SET upload_status = 'uploaded', width = %(width)s, height = %(height)s,
     blurhash = %(blurhash)s
   WHERE id = %(id)s AND upload_status = 'pending'
   RETURNING id
+), m AS (
+  UPDATE public.photo_media SET content_type = %(type)s, byte_size = %(size)s,
+    failure_code = NULL, failure_reason = NULL, processed_at = now()
+  WHERE photo_id IN (SELECT id FROM p)
 )
-UPDATE public.photo_media SET content_type = %(type)s, byte_size = %(size)s,
-  failure_code = NULL, failure_reason = NULL, processed_at = now()
-WHERE photo_id IN (SELECT id FROM p)
+SELECT id FROM p
 """
 
 MARK_FAILED: LiteralString = """
@@ -246,6 +258,21 @@ async def create_photo(
     return PhotoUpload(photo=_photo(row), upload=_upload_target(services, row)), True
 
 
+async def _discard_upload(services: Services, row: dict[str, Any]) -> None:
+    """Remove the photo's raw upload, best effort: called once the photo's fate has committed,
+    so a storage fault must not change the answer. What is left is the orphan sweep's
+    (`momento.cleanup.service`: `upload` objects of photos no longer pending)."""
+    try:
+        await services.storage.delete(key(row["storage_path"], UPLOAD))
+    except StorageError as exc:
+        log.warning(
+            "photo upload left to the orphan sweep",
+            photo_id=str(row["id"]),
+            status=row["upload_status"],
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+
 async def _fail(
     services: Services, row: dict[str, Any], code: str, message: str, size: int | None
 ) -> PhotoRejected:
@@ -253,10 +280,36 @@ async def _fail(
         await conn.execute(
             MARK_FAILED, {"id": row["id"], "code": code, "reason": message, "size": size}
         )
-    # The refused bytes are kept nowhere.
-    await services.storage.delete(key(row["storage_path"], UPLOAD))
+    # The refused bytes are kept nowhere: removed now, or by the sweep if storage fails here
+    # (the refusal has committed; it is the answer either way).
+    await _discard_upload(services, {**row, "upload_status": "failed"})
     log.info("photo upload refused", photo_id=str(row["id"]), reason=code)
     return PhotoRejected(code, message)
+
+
+async def _defer_new_photos(services: Services, conn: Conn, event_id: uuid.UUID) -> None:
+    """Queue "New photos added" for the event on `conn`, inside the caller's transaction, so
+    the job exists if and only if the photo's upload commits: never lost to a failure after
+    the commit, never doubled by a retried completion. A job already waiting for the event
+    (its queueing lock) announces this photo too."""
+    lock = reveal_scheduling.new_photos_lock(event_id)
+    deferrer = services.jobs.tasks[reveal_scheduling.NEW_PHOTOS_TASK].configure(
+        queueing_lock=lock,
+        lock=lock,
+        schedule_in={"seconds": services.settings.push_new_photos_interval},
+        connection=conn,
+    )
+    try:
+        # A savepoint: the queueing lock's unique violation must not abort the transaction.
+        async with conn.transaction():
+            await deferrer.defer_async(event_id=str(event_id))
+    except AlreadyEnqueued:
+        pass
+    except ConnectorException as exc:
+        # procrastinate wraps the driver's error; the database layer answers those (503).
+        if isinstance(exc.__cause__, psycopg.Error):
+            raise exc.__cause__ from None
+        raise
 
 
 async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> Photo:
@@ -269,8 +322,8 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     upload_key = key(row["storage_path"], UPLOAD)
     if row["upload_status"] != "pending":
         # The signed PUT outlives the photo's processing: bytes sent again after it (with their
-        # metadata, location included) are never served and are removed here.
-        await storage.delete(upload_key)
+        # metadata, location included) are never served and are removed here (or by the sweep).
+        await _discard_upload(services, row)
         if row["upload_status"] == "uploaded":
             return _photo(row)
         raise PhotoRejected(row["failure_code"] or "failed", row["failure_reason"] or "")
@@ -310,7 +363,7 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     await storage.put(key(path, DISPLAY), result.display, "image/jpeg")
     await storage.put(key(path, THUMB), result.thumb, "image/jpeg")
     async with services.db.privileged() as conn:
-        marked = await conn.execute(
+        cur = await conn.execute(
             MARK_UPLOADED,
             {
                 "id": photo_id,
@@ -321,7 +374,12 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
                 "blurhash": result.blurhash,
             },
         )
-    if marked.rowcount > 0:  # this call (not a concurrent one) made it uploaded
+        marked = await cur.fetchone() is not None  # this call, not a concurrent one
+        if marked:
+            await _defer_new_photos(services, conn, row["event_id"])
+    if marked:
+        # Right after the commit, by the one call that made the photo uploaded: a completion
+        # retried later finds it uploaded and captures nothing.
         analytics_events.photo_uploaded(
             services.analytics,
             row["user_id"],
@@ -331,15 +389,12 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
             height=result.height,
             content_type=result.mime,
         )
-    await storage.delete(upload_key)
+    await _discard_upload(services, {**row, "upload_status": "uploaded"})
     rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
     if not rows:  # deleted while we worked
         raise PhotoNotFound()
     if rows[0]["upload_status"] != "uploaded":
         raise NotPending()
-    await reveal_scheduling.photo_added(
-        services.jobs, row["event_id"], services.settings.push_new_photos_interval
-    )
     return _photo(rows[0])
 
 
