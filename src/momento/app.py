@@ -278,7 +278,16 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
         worker: asyncio.Task[None] | None = None
         if manage_pool:
             await services.db.open()
-            await services.storage.open()
+            # S3 down or hanging does not stop or delay the start: it is checked in the
+            # background, and requests that need it answer 503 until then. A missing bucket
+            # or refused credentials (S3 said so) still stop it, said in one line before
+            # uvicorn's traceback of the failed startup.
+            try:
+                await services.storage.start()
+            except StorageError as exc:
+                log.error("cannot use the storage; not starting", error=str(exc))
+                await services.db.close()
+                raise
             await services.jobs.open_async()
             await start_push(services.push)
             if services.settings.inprocess_worker:
@@ -341,11 +350,20 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     async def readyz() -> Response:
         """Ready when the database answers. The push channel's state is reported too
         (`push`: console, connecting, connected, unavailable, misconfigured) without deciding
-        readiness: notifications wait in the job queue while APNs is away."""
+        readiness: notifications wait in the job queue while APNs is away. So is the
+        storage's (`storage`: local, connecting, ready, unavailable, misconfigured, and
+        `storage_error`): feeds and auth work without S3, uploads answer 503 until it is back."""
         if not await services.db.ping():
             raise DatabaseUnavailable("The database is not reachable.")
         return Response(
-            orjson.dumps({"status": "ok", "database": "ok", **services.push.health()}),
+            orjson.dumps(
+                {
+                    "status": "ok",
+                    "database": "ok",
+                    **services.push.health(),
+                    **services.storage.health(),
+                }
+            ),
             media_type="application/json",
         )
 

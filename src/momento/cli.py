@@ -408,8 +408,16 @@ def _run_with_services(settings: Settings, work: Any, log_level: str = "warning"
         services = build_services(settings, url)
 
         async def go() -> Any:
+            from momento.storage import StorageError
+
             await services.db.open()
-            await services.storage.open()
+            try:
+                # A worker keeps running while S3 is down (storage jobs fail and are retried
+                # until it is back); a missing bucket or refused credentials stop it here.
+                await services.storage.start()
+            except StorageError as exc:
+                await services.db.close()
+                raise click.ClickException(_one_line(f"cannot use the storage: {exc}")) from None
             await services.jobs.open_async()
             try:
                 return await work(services)

@@ -20,7 +20,9 @@ from momento.storage.base import (
     StorageDown,
     StorageError,
     StorageFull,
+    StorageMisconfigured,
     StorageNotFound,
+    StorageState,
     TooLarge,
     UnsafePath,
     UploadTarget,
@@ -41,7 +43,9 @@ __all__ = [
     "StorageDown",
     "StorageError",
     "StorageFull",
+    "StorageMisconfigured",
     "StorageNotFound",
+    "StorageState",
     "TooLarge",
     "UnsafePath",
     "UploadTarget",
@@ -67,7 +71,8 @@ def from_url(
     *,
     default_ttl: int = 3600,
 ) -> Storage:
-    """The backend `storage_url` names (not yet opened: call `await storage.open()`).
+    """The backend `storage_url` names (not yet opened: `await storage.start()` in a server,
+    `await storage.open()` to check it at once).
 
     `secret` signs local file URLs and is required for the local backend; `public_base_url`
     is where this server is reached (local URLs are `<public_base_url>/files/<key>?...`).

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import quote
 
 MAX_KEY_LENGTH = 1024  # S3's limit, in bytes (keys are ASCII here)
@@ -57,6 +57,11 @@ class StorageDown(StorageError):
     errors): a 503 with Retry-After to the client; the same request may work later."""
 
 
+class StorageMisconfigured(StorageError):
+    """S3 answered, and the answer is that the bucket is missing or our credentials are
+    refused (or none are found): a configuration mistake that waiting will not fix."""
+
+
 class TooLarge(StorageError):
     """The object is larger than the reader allows; `size` is its size when known."""
 
@@ -91,6 +96,11 @@ class UploadTarget:
     max_bytes: int | None = None
 
 
+# What `Storage.health()` reports: the local disk, or S3's bucket check (before the first
+# answer, answered and usable, out of reach or failing, or refusing us).
+StorageState = Literal["local", "connecting", "ready", "unavailable", "misconfigured"]
+
+
 class Storage(Protocol):
     """Objects under keys, reached by clients through signed, expiring URLs only.
 
@@ -101,10 +111,20 @@ class Storage(Protocol):
     default_ttl: int
 
     async def open(self) -> None:
-        """Prepare the backend (create the root folder, connect the client)."""
+        """Prepare the backend and check it now (create the root folder; make the client
+        and check the bucket), raising what fails: for tools and tests that need it at once."""
+
+    async def start(self) -> None:
+        """Prepare the backend without waiting for an outage to end: an S3 that is down or
+        hanging is checked again in the background (operations raise `StorageDown` until it
+        answers), while a misconfiguration S3 reports at once raises `StorageMisconfigured`."""
 
     async def close(self) -> None:
-        """Release what `open` acquired."""
+        """Release what `open` or `start` acquired (and stop the background check)."""
+
+    def health(self) -> dict[str, str | None]:
+        """{"storage": a `StorageState`, "storage_error": why it is not usable, or None};
+        never a secret."""
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, replacing any object there; readers see old or new."""
@@ -229,8 +249,14 @@ class NoStorage:
     async def open(self) -> None:
         return None
 
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
+
+    def health(self) -> dict[str, str | None]:
+        return {"storage": "unavailable", "storage_error": "no storage is configured"}
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         raise self._fail()

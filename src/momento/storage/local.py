@@ -283,6 +283,14 @@ class LocalDiskStorage:
         finally:
             os.close(dfd)
 
+    async def start(self) -> None:
+        """As `open`: the disk is here, there is no outage to wait out, and a root that
+        cannot be made is a configuration mistake the start should report."""
+        await self.open()
+
+    def health(self) -> dict[str, str | None]:
+        return {"storage": "local", "storage_error": None}
+
     async def close(self) -> None:
         return None
 

@@ -11,6 +11,15 @@ credentials are refreshed in the background before they expire. Presigned PUTs s
 Content-Type header, so S3 refuses an upload of another type; they cannot cap the size, so
 whoever completes an upload checks it with `stat`.
 
+Starting never waits out an outage: `start()` makes the client and the presigner (no network
+with credentials from the environment or files) and checks the bucket (`head_bucket`) in a
+background task, again and again with capped exponential backoff and jitter until it answers.
+Until then every object operation raises `StorageDown`, while presigned URLs are made as usual
+(they fail at S3 until it is back). A bucket that is missing or credentials that are refused
+are a configuration mistake: `start()` raises `StorageMisconfigured` when S3 says so within
+`start_wait` seconds, and later answers are logged as errors; `health()` tells which it is.
+`open()` is the strict form for tools and tests: one check now, raising what fails.
+
 Faults: every operation raises `StorageDown` (the cause chained) when S3 cannot be reached or
 fails it (refused or reset connections, timeouts, 5xx and SlowDown after botocore's own
 retries, any other error answer), and `StorageFull` when it says it has no room (MinIO's
@@ -26,6 +35,7 @@ import collections.abc
 import contextlib
 import functools
 import os
+import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -57,7 +67,9 @@ from momento.storage.base import (
     StorageDown,
     StorageError,
     StorageFull,
+    StorageMisconfigured,
     StorageNotFound,
+    StorageState,
     TooLarge,
     UploadTarget,
     content_disposition,
@@ -78,6 +90,15 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 RETRIES = 3  # after the first attempt, with botocore's jittered exponential backoff
+# The background bucket check after `start()`: the waits between failed checks (about base *
+# 2**n, jittered), and how long `start()` waits for the first answer, which is what lets a
+# missing bucket fail the start while an S3 that hangs delays it by at most this.
+CHECK_BACKOFF_BASE = 0.5
+CHECK_BACKOFF_MAX = 30.0
+START_WAIT = 1.0
+# One bucket check's connect and read timeouts: a HEAD has nothing to transfer, and an S3 that
+# hangs holds the next check back by this much.
+CHECK_TIMEOUT = 5.0
 READ_CHUNK = 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # "No room" as S3 and its clones say it (MinIO: a full disk, a bucket quota).
@@ -111,7 +132,7 @@ def _session() -> AioSession:
 
 def _credentials(frozen: ReadOnlyCredentials) -> Credentials:
     if not frozen.access_key or not frozen.secret_key:
-        raise StorageError("the AWS credentials have no access key or secret key")
+        raise StorageMisconfigured("the AWS credentials have no access key or secret key")
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
@@ -182,6 +203,9 @@ class S3Storage:
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
         retries: int = RETRIES,
+        check_backoff_base: float = CHECK_BACKOFF_BASE,
+        check_backoff_max: float = CHECK_BACKOFF_MAX,
+        start_wait: float = START_WAIT,
     ) -> None:
         if prefix:
             validate_key(prefix.strip("/"))
@@ -195,6 +219,13 @@ class S3Storage:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.retries = retries
+        self.check_backoff_base = check_backoff_base
+        self.check_backoff_max = check_backoff_max
+        self.start_wait = start_wait
+        self.state: StorageState = "connecting"
+        self.error: str | None = None  # why the storage is not usable, without secrets
+        self._checker: asyncio.Task[None] | None = None  # start()'s background bucket check
+        self._started = False
         self._stack: AsyncExitStack | None = None
         self._client: S3Client | None = None
         self._presigner: Presigner | None = None
@@ -230,53 +261,192 @@ class S3Storage:
             config["s3"] = {"addressing_style": "path"}
         return config
 
-    async def open(self) -> None:
-        """Make the client and check the bucket with a HEAD.
+    def _create_client(
+        self, stack: AsyncExitStack, config: dict[str, Any], pool: int
+    ) -> collections.abc.Awaitable[S3Client]:
+        creator = _session().create_client(
+            "s3", config=AioConfig(**config, max_pool_connections=pool), **self._client_args()
+        )
+        return stack.enter_async_context(creator)
 
-        Raises `StorageDown` when S3 cannot be reached or answers 5xx (it may work later),
-        and a plain `StorageError` when the bucket is missing or refused (a configuration
-        mistake that waiting will not fix).
-        """
+    async def _make_client(self) -> None:
+        """The client and the presigner: no request is sent (credentials from a role's
+        metadata endpoint excepted), so this works whether S3 is up or not."""
         if self._client is not None:
             return
         stack = AsyncExitStack()
-        where = self.endpoint_url or "AWS"
         try:
-            creator = _session().create_client(
-                "s3",
-                config=AioConfig(**self._config(), max_pool_connections=32),
-                **self._client_args(),
-            )
-            self._client = await stack.enter_async_context(creator)
+            client = await self._create_client(stack, self._config(), 32)
             # botocore sends every PUT with `Expect: 100-continue`, and aiohttp waits for the
             # "100 Continue" with no timeout at all: an S3 that accepts connections and never
             # answers would hang each upload forever. Our bodies are small (photos), so send
             # them straight away; the read timeout then covers the wait for the answer.
-            self._client.meta.events.unregister("before-call.s3", add_expect_header)
-            try:
-                self._presigner = await self._make_presigner(self._client)
-                await self._client.head_bucket(Bucket=self.bucket)
-            except ClientError as exc:
-                code, status = _code(exc), _status(exc)
-                if (status is not None and status >= 500) or code == "SlowDown":
-                    raise StorageDown(
-                        f"S3 at {where} is failing: checking bucket {self.bucket!r} got"
-                        f" {code} (HTTP {status})"
-                    ) from exc
-                raise StorageError(f"S3 bucket {self.bucket!r} is not usable ({code})") from None
-            except _NETWORK as exc:
-                raise StorageDown(
-                    f"S3 at {where} cannot be reached to open bucket {self.bucket!r}"
-                    f" ({type(exc).__name__}: {exc})"
-                ) from exc
+            client.meta.events.unregister("before-call.s3", add_expect_header)
+            self._presigner = await self._make_presigner(client)
         except BaseException:
-            self._client = None
+            self._presigner = None
             await stack.aclose()
             raise
+        self._client = client
         self._stack = stack
+
+    async def _check(self, client: S3Client) -> StorageError | None:
+        """HEAD the bucket: None when usable, else what is wrong (`StorageDown`: S3 out of
+        reach or failing, may work later; `StorageMisconfigured`: S3 refused us)."""
+        where = self.endpoint_url or "AWS"
+        try:
+            await client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code, status = _code(exc), _status(exc)
+            if (status is not None and (status >= 500 or status in (408, 429))) or (
+                code == "SlowDown"
+            ):
+                down = StorageDown(
+                    f"S3 at {where} is failing: checking bucket {self.bucket!r} got"
+                    f" {code} (HTTP {status})"
+                )
+                down.__cause__ = exc
+                return down
+            # 404 (no such bucket), 403 (credentials refused), 301/400 (wrong region): S3
+            # answered, and waiting will not change its answer.
+            return StorageMisconfigured(
+                f"S3 bucket {self.bucket!r} at {where} is not usable ({code}, HTTP {status})"
+            )
+        except _NETWORK as exc:
+            down = StorageDown(
+                f"S3 at {where} cannot be reached to open bucket {self.bucket!r}"
+                f" ({type(exc).__name__}: {exc})"
+            )
+            down.__cause__ = exc
+            return down
+        return None
+
+    def _failed(self, problem: StorageError) -> None:
+        self.state = "misconfigured" if isinstance(problem, StorageMisconfigured) else "unavailable"
+        self.error = str(problem)
+
+    def _became_ready(self) -> None:
+        self.state, self.error = "ready", None
         log.info(
             "s3 storage ready", bucket=self.bucket, prefix=self.prefix, endpoint=self.endpoint_url
         )
+
+    async def open(self) -> None:
+        """Make the client and check the bucket with a HEAD, now.
+
+        Raises `StorageDown` when S3 cannot be reached or answers 5xx (it may work later),
+        and `StorageMisconfigured` when the bucket is missing or refused (a configuration
+        mistake that waiting will not fix).
+        """
+        if self.state == "ready" and self._client is not None:
+            return
+        try:
+            await self._make_client()
+        except StorageError as exc:
+            self._failed(exc)
+            raise
+        problem = await self._check(self.client_unchecked)
+        if problem is not None:
+            self._failed(problem)
+            raise problem
+        self._became_ready()
+
+    async def start(self) -> None:
+        """Make the client and check the bucket in the background until S3 answers.
+
+        Returns within `start_wait` seconds whatever S3 does (down, refusing connections,
+        hanging); raises `StorageMisconfigured` when S3 answers within that time that the
+        bucket is missing or our credentials are refused, or when there are no credentials.
+        """
+        if self._checker is not None and not self._checker.done():
+            return
+        if self.state == "ready" and self._client is not None:
+            return
+        try:
+            await self._make_client()
+        except StorageError as exc:
+            self._failed(exc)
+            raise
+        self.state, self.error = "connecting", None
+        self._started = False
+        answered = asyncio.Event()
+        self._checker = asyncio.create_task(self._keep_checking(answered), name="s3-check")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), self.start_wait)
+        # (Read through health(): mypy would keep `state` narrowed to the value set above.)
+        if self.health()["storage"] == "misconfigured":
+            error = self.error or "S3 storage is misconfigured"
+            await self.close()
+            self.state, self.error = "misconfigured", error
+            raise StorageMisconfigured(error)
+        # From now on a misconfiguration is this process's to log: the start went through.
+        self._started = True
+
+    async def _keep_checking(self, answered: asyncio.Event) -> None:
+        """Checks the bucket until it is usable, with capped exponential backoff and jitter
+        (`check_backoff_base` doubling up to `check_backoff_max`). An outage is a warning the
+        first time and debug lines after; a misconfiguration is an error each time it is new.
+
+        The checks use a client of their own without botocore's retries (each check is one
+        attempt; this loop is the retrying) and with short timeouts, so that a refused
+        connection is known at once and a hung S3 costs one timeout, not four.
+        """
+        stack = AsyncExitStack()
+        try:
+            config = self._config()
+            config["retries"] = {"max_attempts": 0, "mode": "standard"}
+            config["connect_timeout"] = min(self.connect_timeout, CHECK_TIMEOUT)
+            config["read_timeout"] = min(self.read_timeout, CHECK_TIMEOUT)
+            probe = await self._create_client(stack, config, 1)
+            attempt = 0
+            while True:
+                problem = await self._check(probe)
+                if problem is None:
+                    self._became_ready()
+                    answered.set()
+                    return
+                previous = (self.state, self.error)
+                self._failed(problem)
+                answered.set()
+                ceiling = min(self.check_backoff_max, self.check_backoff_base * 2.0**attempt)
+                delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
+                attempt += 1
+                fields = {"bucket": self.bucket, "endpoint": self.endpoint_url}
+                if self.state == "misconfigured":
+                    # At start, `start()` raises it; afterwards nobody else will say it.
+                    if self._started and previous != (self.state, self.error):
+                        log.error(
+                            "s3 storage misconfigured; checking again in the background",
+                            error=self.error,
+                            retry_in=round(delay, 1),
+                            **fields,
+                        )
+                elif attempt == 1:
+                    log.warning(
+                        "s3 not reachable; checking the bucket in the background",
+                        error=self.error,
+                        retry_in=round(delay, 1),
+                        **fields,
+                    )
+                else:
+                    log.debug(
+                        "s3 still not reachable",
+                        error=self.error,
+                        attempt=attempt,
+                        retry_in=round(delay, 1),
+                        **fields,
+                    )
+                await asyncio.sleep(delay)
+        except Exception as exc:
+            # A bug here must not leave the storage "connecting" for ever without a word.
+            log.exception("the s3 bucket check stopped", bucket=self.bucket)
+            self.state, self.error = "unavailable", f"the bucket check stopped ({exc!r})"
+            answered.set()
+        finally:
+            await stack.aclose()
+
+    def health(self) -> dict[str, str | None]:
+        return {"storage": self.state, "storage_error": self.error}
 
     async def _make_presigner(self, client: S3Client) -> Presigner:
         access_key, secret_key = self._credentials
@@ -285,7 +455,9 @@ class S3Storage:
         else:
             source = await _session().get_credentials()
             if source is None:
-                raise StorageError("no AWS credentials found (set AWS_ACCESS_KEY_ID and ...)")
+                raise StorageMisconfigured(
+                    "no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                )
             if isinstance(source, AioRefreshableCredentials):
                 self._refreshable = source
             credentials = _credentials(await source.get_frozen_credentials())
@@ -321,6 +493,12 @@ class S3Storage:
             self._refreshing = None
 
     async def close(self) -> None:
+        checker, self._checker = self._checker, None
+        if checker is not None and not checker.done():
+            checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checker
+        self.state, self.error = "connecting", None
         self._presigner = None
         if self._refreshing is not None:
             self._refreshing.cancel()
@@ -332,8 +510,19 @@ class S3Storage:
 
     @property
     def client(self) -> S3Client:
+        """The client, once the bucket check has succeeded; until then `StorageDown` (a 503
+        to the client), so no request waits on an S3 that is known to be away."""
         if self._client is None:
-            raise RuntimeError("S3Storage.open() has not been called")
+            raise StorageDown("S3 storage is not started")
+        if self.state != "ready":
+            raise StorageDown(f"S3 storage is {self.state}: {self.error or 'checking the bucket'}")
+        return self._client
+
+    @property
+    def client_unchecked(self) -> S3Client:
+        """The client whatever the bucket check says (for that check, and for tests)."""
+        if self._client is None:
+            raise StorageDown("S3 storage is not started")
         return self._client
 
     def _key(self, key: str) -> str:
@@ -508,8 +697,9 @@ class S3Storage:
 
     @property
     def presigner(self) -> Presigner:
+        # Ready from `start()` on, bucket check or not: signing needs only the credentials.
         if self._presigner is None:
-            raise RuntimeError("S3Storage.open() has not been called")
+            raise StorageDown("S3 storage is not started")
         self._refresh_credentials_soon()
         return self._presigner
 
