@@ -97,6 +97,8 @@ def build_services(settings: Settings, database_url: str) -> Services:
             files_secret,
             settings.base_url,
             default_ttl=settings.signed_url_ttl,
+            access_key=settings.aws_access_key_id,
+            secret_key=settings.aws_secret_access_key,
         ),
         image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
         analytics=analytics_from_settings(settings),

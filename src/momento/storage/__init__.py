@@ -70,12 +70,15 @@ def from_url(
     public_base_url: str,
     *,
     default_ttl: int = 3600,
+    access_key: str | None = None,
+    secret_key: str | None = None,
 ) -> Storage:
     """The backend `storage_url` names (not yet opened: `await storage.start()` in a server,
     `await storage.open()` to check it at once).
 
     `secret` signs local file URLs and is required for the local backend; `public_base_url`
     is where this server is reached (local URLs are `<public_base_url>/files/<key>?...`).
+    S3 uses `access_key`/`secret_key` when both are given, else the AWS credential chain.
     Raises ValueError for an unusable URL.
     """
     where = parse_url(storage_url)
@@ -94,4 +97,6 @@ def from_url(
         endpoint_url=where.endpoint,
         region=where.region,
         default_ttl=default_ttl,
+        access_key=access_key,
+        secret_key=secret_key,
     )
