@@ -141,10 +141,15 @@ async def run_worker(
             error = None if worker.cancelled() else worker.exception()
             if time.monotonic() - started >= HEALTHY_RUN:
                 delay = RESTART_DELAY
+            # One line for a lost database (procrastinate's ConnectorException only says
+            # "Database error.": the psycopg error under it says what failed); anything else
+            # that ended the worker is a bug, and keeps its traceback. A worker that stopped
+            # on its own had a side task fail: momento.logs.FaultLines logged why just before.
             log.warning(
                 "job worker stopped; starting it again",
-                error=f"{type(error).__name__}: {error}" if error else "stopped on its own",
+                error=logs.describe(error) if error else "stopped on its own",
                 retry_in=round(delay, 1),
+                exc_info=error if error and logs.connection_loss(error) is None else None,
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
