@@ -300,6 +300,36 @@ class FaultLines(logging.Filter):
         return fields
 
 
+# Query parameters that carry a credential: signed file URLs (ours and S3's presigned ones),
+# GoTrue's mailed links and PKCE codes, API keys. The access log keeps the path and the names;
+# each value becomes "***". Whoever reads the logs must not be able to open a photo, confirm
+# an account or reset a password with what they read.
+_SECRET_PARAMS = re.compile(
+    r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token"
+    r"|token|token_hash|access_token|refresh_token|code|apikey|ticket)=)[^&#\s]*"
+)
+
+
+def redact_query(path: str) -> str:
+    """`path` with the values of credential-bearing query parameters replaced by ***."""
+    return _SECRET_PARAMS.sub(r"\1***", path) if "?" in path else path
+
+
+class RedactAccessLog(logging.Filter):
+    """uvicorn's access line is `'%s - "%s %s HTTP/%s" %d'` with the path and query third."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            record.name == "uvicorn.access"
+            and isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[2], str)
+        ):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
 def _add_fault_fields(
     logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -331,6 +361,7 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     threshold = logging.getLevelNamesMapping()[level.upper()]
     # FaultLines first: a job's end it turns from INFO-with-traceback into a WARNING is then
     # no longer a candidate for QuietRoutine's "routine INFO".
+    handler.addFilter(RedactAccessLog())
     handler.addFilter(FaultLines(threshold))
     handler.addFilter(QuietRoutine(threshold))
     handler.setFormatter(
