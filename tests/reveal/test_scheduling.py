@@ -156,3 +156,16 @@ async def test_the_safety_net_sends_a_reveal_whose_job_never_came(
     assert counts(fake) == {token(1): 1, token(2): 1}
     assert await service.overdue_reveals(pushing) == []
     assert recent not in await service.overdue_reveals(pushing)
+
+
+async def test_the_safety_net_leaves_a_reveal_whose_job_waits_to_run_again(
+    pushing: Services,
+) -> None:
+    """A reveal job put back in the queue (APNs away: it runs again later) is not the net's:
+    the net would only say "sending an overdue reveal" every minute and find APNs away too."""
+    ana = await create_user(pushing)
+    event_id = await make_event(pushing, ana, release_in=-timedelta(minutes=10))
+    assert await service.overdue_reveals(pushing) == [event_id]
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    await scheduling.schedule_reveal(pushing.jobs, event_id, later)
+    assert await service.overdue_reveals(pushing) == []

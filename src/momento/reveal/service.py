@@ -159,7 +159,8 @@ RETURNING r.member_count, r.photo_count
 """
 
 # Revealed within the window, and the reveal never started, or never finished with nothing
-# in flight (fresh 'sending' rows belong to a run still at work), and no reveal job running.
+# in flight (fresh 'sending' rows belong to a run still at work), and no reveal job running
+# or waiting to run again (a job waiting for APNs: it sends when APNs is back).
 OVERDUE_REVEALS: LiteralString = """
 SELECT e.id
 FROM public.events e
@@ -174,7 +175,7 @@ WHERE NOT coalesce(e.is_deleted, false)
       AND d.updated_at >= now() - %(lease)s::interval)
   AND NOT EXISTS (
     SELECT 1 FROM procrastinate_jobs j
-    WHERE j.queueing_lock = 'reveal:' || e.id::text AND j.status = 'doing')
+    WHERE j.queueing_lock = 'reveal:' || e.id::text AND j.status IN ('todo', 'doing'))
 ORDER BY e.release_at
 LIMIT 100
 """
