@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import signal
 import sys
@@ -174,7 +175,6 @@ def main() -> None:
 )
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the API (starting an embedded PostgreSQL when DATABASE_URL is not set)."""
-    import os
 
     import uvicorn
 
@@ -252,9 +252,28 @@ def _listen_reuseport(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def _worker_main(config: uvicorn.Config, sock: socket.socket) -> None:
+# prctl(2) option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this API process when the supervisor dies, even by SIGKILL: orphans would keep
+    serving on the port (a new `momento serve` then cannot claim it) with no one to replace
+    them. Linux only; elsewhere the supervisor's own SIGTERM on a clean stop is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(config: uvicorn.Config, sock: socket.socket, parent: int) -> None:
     import uvicorn
 
+    _die_with_parent(parent)
     config.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
@@ -272,7 +291,6 @@ def _serve_workers(config: uvicorn.Config, workers: int) -> int:
     and SIGTERM stop the workers (uvicorn's graceful shutdown) and then this process.
     """
     import multiprocessing
-    import os
     import signal
     import threading
 
@@ -284,7 +302,9 @@ def _serve_workers(config: uvicorn.Config, workers: int) -> int:
     spawn = multiprocessing.get_context("spawn")
 
     def start(sock: socket.socket) -> multiprocessing.process.BaseProcess:
-        process = spawn.Process(target=_worker_main, args=(config, sock), name="momento-worker")
+        process = spawn.Process(
+            target=_worker_main, args=(config, sock, os.getpid()), name="momento-worker"
+        )
         process.start()
         return process
 
