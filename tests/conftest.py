@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,6 +87,25 @@ async def services(settings: Settings, database_url: str) -> AsyncIterator[Servi
         await svc.jobs.close_async()
         await svc.storage.close()
         await svc.db.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _structlog_without_cache() -> Iterator[None]:
+    """Tests that run commands in-process configure logging as the process would, with
+    structlog's cache_logger_on_first_use: a module's logger first used then keeps that
+    configuration for good, past the reset below, and later tests reading structlog's default
+    output (capsys) saw nothing. Every configuration made during the run keeps the cache off."""
+    original = structlog.configure
+
+    def configure(*args: Any, **kwargs: Any) -> None:
+        kwargs["cache_logger_on_first_use"] = False
+        original(*args, **kwargs)
+
+    structlog.configure = configure
+    try:
+        yield
+    finally:
+        structlog.configure = original
 
 
 @pytest.fixture(autouse=True)

@@ -386,9 +386,12 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     logging.getLogger("pyvips").setLevel(
         logging.INFO if level.lower() == "debug" else logging.WARNING
     )
+    # uvicorn's loggers write through ours at our level (a uvicorn.Config made earlier in the
+    # process may have given them handlers and a level of their own).
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
