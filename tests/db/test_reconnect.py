@@ -138,8 +138,11 @@ async def test_the_job_worker_comes_back_after_losing_the_database(
         else:
             pytest.fail("the job worker did not come back within 20 s")
         assert not worker.done(), "run_worker ended instead of restarting the worker"
-        # And it works: a job deferred now is run (the stall sweep is a real task).
-        job_id = await services.jobs.tasks["jobs:retry_stalled"].defer_async(timestamp=0)
+        # And it works: a job deferred now is run (a real task: the join notification of an
+        # event that does not exist finds nothing to send and succeeds).
+        job_id = await services.jobs.tasks["reveal:notify_joined"].defer_async(
+            event_id=str(uuid.uuid4()), user_id=str(uuid.uuid4())
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if await _job_gone(database_url, job_id):
