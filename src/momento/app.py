@@ -56,13 +56,33 @@ from momento.photos.endpoints import router as photos_router
 from momento.profiles.endpoints import router as profiles_router
 from momento.push import from_settings as push_from_settings
 from momento.push import start as start_push
-from momento.storage import StorageError, StorageFull, StorageNotFound
+from momento.storage import Storage, StorageError, StorageFull, StorageNotFound
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
 from momento.storage.endpoints import router as files_router
 from momento.web.docs import install_docs
 
 log = logs.get("momento.app")
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The configured storage backend (not started)."""
+    files_secret = None
+    if settings.local_storage:
+        files_secret = (
+            settings.files_signing_secret.encode()
+            if settings.files_signing_secret
+            else storage_secret.load_or_create(Path(settings.data_dir))
+        )
+    return storage_from_url(
+        settings.storage_url,
+        Path(settings.data_dir),
+        files_secret,
+        settings.base_url,
+        default_ttl=settings.signed_url_ttl,
+        access_key=settings.aws_access_key_id,
+        secret_key=settings.aws_secret_access_key,
+    )
 
 
 def build_services(settings: Settings, database_url: str) -> Services:
@@ -77,13 +97,6 @@ def build_services(settings: Settings, database_url: str) -> Services:
         max_size=settings.db_pool_max,
         timeout=settings.db_pool_timeout,
     )
-    files_secret = None
-    if settings.local_storage:
-        files_secret = (
-            settings.files_signing_secret.encode()
-            if settings.files_signing_secret
-            else storage_secret.load_or_create(Path(settings.data_dir))
-        )
     return Services(
         settings=settings,
         db=db,
@@ -91,15 +104,7 @@ def build_services(settings: Settings, database_url: str) -> Services:
         mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
         limiter=RateLimiter(db, settings.rate_limit_window),
         jobs=make_jobs_app(database_url, timeout=settings.db_pool_timeout),
-        storage=storage_from_url(
-            settings.storage_url,
-            Path(settings.data_dir),
-            files_secret,
-            settings.base_url,
-            default_ttl=settings.signed_url_ttl,
-            access_key=settings.aws_access_key_id,
-            secret_key=settings.aws_secret_access_key,
-        ),
+        storage=build_storage(settings),
         image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
         analytics=analytics_from_settings(settings),
         push=push_from_settings(settings),

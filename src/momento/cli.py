@@ -149,6 +149,29 @@ def _claim_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_storage(settings: Settings) -> None:
+    """Fail in one line, before the banner, when S3 answers that the bucket is missing or our
+    credentials are refused (in the app's startup it would end in uvicorn's traceback). An S3
+    that is down or silent is no reason not to start: the server checks it again in the
+    background. A backend of its own, closed after: the app's is started in its own loop."""
+    if settings.local_storage:
+        return
+    from momento.app import build_storage
+    from momento.storage import StorageMisconfigured
+
+    async def probe() -> None:
+        storage = build_storage(settings)
+        try:
+            await storage.start()
+        finally:
+            await storage.close()
+
+    try:
+        asyncio.run(probe())
+    except StorageMisconfigured as exc:
+        raise click.ClickException(_one_line(f"cannot use the storage: {exc}")) from None
+
+
 def _apply_migrations(url: str) -> None:
     try:
         applied = asyncio.run(migrations.migrate(url))
@@ -192,6 +215,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             services = build_services(settings, url)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        _check_storage(settings)
         base = f"http://{settings.host}:{port}"
         click.echo(f"Momento API  {base}/v1", err=True)
         click.echo(f"Auth API     {base}/auth/v1", err=True)
