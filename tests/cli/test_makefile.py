@@ -11,8 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-
 
 def planned(target: str, folder: Path) -> list[str]:
     """The commands `make target` would run in `folder` (a clone without .venv)."""
