@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import psycopg
-import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from procrastinate.exceptions import ConnectorException
@@ -208,10 +207,9 @@ def dependency_fault(exc: BaseException) -> MomentoError | None:
         return NotFound("The file is not stored (any more).")
     if isinstance(exc, StorageError):
         return StorageUnavailable()
-    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
-        return DatabaseUnavailable()
-    if isinstance(exc, ConnectorException):
-        # A job deferred by the request (the job queue's own pool) met the same outage.
+    # A lost connection or a pool timeout (psycopg_pool.PoolTimeout is an OperationalError),
+    # or a job deferred by the request meeting the same outage in the job queue's own pool.
+    if isinstance(exc, psycopg.OperationalError | ConnectorException):
         return DatabaseUnavailable()
     return None
 
@@ -259,19 +257,11 @@ def install_error_handlers(app: FastAPI) -> None:
             500, "internal_error", "Something went wrong on our side.", "Internal Server Error"
         )
 
-    async def fault(request: Request, exc: Exception) -> Response:
-        return await unhandled(request, exc)
-
     app.add_exception_handler(MomentoError, momento_error)
     # Handled inside the app (the catch-all below runs in the outermost middleware, which
     # logs a traceback and re-raises after answering).
-    for kind in (
-        psycopg.OperationalError,
-        psycopg_pool.PoolTimeout,
-        ConnectorException,
-        StorageError,
-    ):
-        app.add_exception_handler(kind, fault)
+    for kind in (psycopg.OperationalError, ConnectorException, StorageError):
+        app.add_exception_handler(kind, unhandled)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unhandled)

@@ -24,7 +24,7 @@ import orjson
 import psycopg
 from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from momento import errors as momento_errors
 
@@ -125,7 +125,7 @@ class Database:
                 async with conn.pipeline(), conn.transaction():
                     await conn.execute(SET_IDENTITY, (orjson.dumps(dict(claims)).decode(),))
                     yield conn
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise translate(exc) from exc
 
     @asynccontextmanager
@@ -134,7 +134,7 @@ class Database:
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 yield conn
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise translate(exc) from exc
 
     async def user_fetch(
@@ -151,7 +151,7 @@ class Database:
                 cur = await conn.execute(query, params)
                 await pipe.sync()
                 return await cur.fetchall()
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise translate(exc) from exc
 
     async def user_call(
@@ -170,7 +170,7 @@ class Database:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(query, args)
                 return await cur.fetchall()
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise translate(exc) from exc
 
     async def ping(self) -> bool:
@@ -186,15 +186,16 @@ class Database:
 RELEASE_LOCKED = "MO001"
 
 
-def translate(exc: psycopg.Error | PoolTimeout) -> Exception:
+def translate(exc: psycopg.Error) -> Exception:
     """Turn a driver error into the MomentoError the client should see.
 
     Domain code catches the specific cases it can explain better (a taken username, say)
     before this generic mapping applies.
     """
-    if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+    if isinstance(exc, psycopg.OperationalError):
         # The server restarting or out of reach (connection lost, admin shutdown, too many
-        # connections, no connection within the pool's timeout): the client tries again.
+        # connections, no connection within the pool's timeout: psycopg_pool's PoolTimeout is
+        # an OperationalError too): the client tries again.
         return momento_errors.DatabaseUnavailable()
     if isinstance(exc, errors.InsufficientPrivilege):
         return momento_errors.Forbidden()
