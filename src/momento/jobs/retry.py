@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 
+from momento.kit.backoff import doubling
+
 
 @dataclass(frozen=True)
 class CappedBackoff(BaseRetryStrategy):
@@ -29,8 +31,7 @@ class CappedBackoff(BaseRetryStrategy):
 
     def wait(self, attempts: int) -> float:
         """Seconds before the next run, after `attempts` failed runs before this one."""
-        # The exponent is bounded so a large attempts count cannot overflow the float.
-        return min(self.cap, self.first * 2.0 ** min(attempts, 32))
+        return doubling(attempts, self.first, self.cap)
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if job.attempts >= self.max_attempts:

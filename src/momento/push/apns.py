@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import re
 import ssl
 import time
@@ -66,6 +65,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from momento import logs
+from momento.kit.backoff import doubling, jittered
 
 log = logs.get("momento.push")
 
@@ -728,8 +728,7 @@ class ApnsSender:
             if not failures:
                 log.info("apns ready", url=cfg.url, connections=cfg.connections)
                 return
-            ceiling = min(cfg.connect_backoff_max, cfg.connect_backoff_base * 2.0**attempt)
-            delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
+            delay = jittered(doubling(attempt, cfg.connect_backoff_base, cfg.connect_backoff_max))
             attempt += 1
             if attempt == 1:
                 log.warning(
@@ -831,8 +830,7 @@ class ApnsSender:
             return await connection.request(request_headers, body)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2.0**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
+        return jittered(doubling(attempt, self.config.backoff_base, self.config.backoff_max))
 
     async def send(self, notification: Notification) -> SendResult:
         n = notification

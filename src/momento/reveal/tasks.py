@@ -12,6 +12,7 @@ from procrastinate.jobs import Job
 
 from momento import logs
 from momento.jobs.context import services_of
+from momento.kit.backoff import doubling
 from momento.reveal import service
 
 log = logs.get("momento.reveal")
@@ -62,7 +63,7 @@ class PushRetry(BaseRetryStrategy):
                     error=exception.error,
                 )
                 return None
-            ceiling = min(CHANNEL_WAIT_MAX, CHANNEL_WAIT * 2.0 ** min(job.attempts, 16))
+            ceiling = doubling(job.attempts, CHANNEL_WAIT, CHANNEL_WAIT_MAX)
             wait = ceiling * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not a secret
             return RetryDecision(retry_at=min(now + timedelta(seconds=wait), exception.until))
         if isinstance(exception, PushIncomplete):
@@ -83,7 +84,7 @@ class PushRetry(BaseRetryStrategy):
 
 
 def _backoff(attempts: int) -> float:
-    return min(RETRY_WAIT_MAX, RETRY_WAIT * 2.0 ** min(attempts, 16))
+    return doubling(attempts, RETRY_WAIT, RETRY_WAIT_MAX)
 
 
 _RETRY = PushRetry()

@@ -35,7 +35,6 @@ import collections.abc
 import contextlib
 import functools
 import os
-import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -61,6 +60,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.handlers import add_expect_header
 
 from momento import logs
+from momento.kit.backoff import doubling, jittered
 from momento.storage.base import (
     MAX_EXPIRES_IN,
     ObjectInfo,
@@ -408,8 +408,7 @@ class S3Storage:
                 previous = (self.state, self.error)
                 self._failed(problem)
                 answered.set()
-                ceiling = min(self.check_backoff_max, self.check_backoff_base * 2.0**attempt)
-                delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
+                delay = jittered(doubling(attempt, self.check_backoff_base, self.check_backoff_max))
                 attempt += 1
                 fields = {"bucket": self.bucket, "endpoint": self.endpoint_url}
                 if self.state == "misconfigured":
