@@ -12,6 +12,7 @@ from procrastinate.jobs import Job
 
 from momento import logs
 from momento.jobs.context import services_of
+from momento.jobs.retry import CappedBackoff
 from momento.kit.backoff import doubling
 from momento.reveal import service
 
@@ -71,20 +72,20 @@ class PushRetry(BaseRetryStrategy):
             # outage have counted): a row APNs keeps refusing is claimed MAX_ATTEMPTS times.
             if job.attempts >= MAX_RUNS:
                 return None
-            wait = _backoff(job.attempts)
+            wait = _OTHER_FAILURES.wait(job.attempts)
             if exception.held and exception.lease_left is not None:
                 # Held rows can be taken over once their lease is over, not before: that is
                 # when to come back (sooner if APNs-refused rows want their retry first).
                 lease_over = max(0.0, exception.lease_left) + LEASE_MARGIN
                 wait = min(wait, lease_over) if exception.to_retry else lease_over
             return RetryDecision(retry_in={"seconds": math.ceil(wait)})
-        if job.attempts >= service.MAX_ATTEMPTS:
-            return None
-        return RetryDecision(retry_in={"seconds": math.ceil(_backoff(job.attempts))})
+        return _OTHER_FAILURES.get_retry_decision(exception=exception, job=job)
 
 
-def _backoff(attempts: int) -> float:
-    return doubling(attempts, RETRY_WAIT, RETRY_WAIT_MAX)
+# Any other failure: the cleanup jobs' kind of retry, with the push jobs' waits and bound.
+_OTHER_FAILURES = CappedBackoff(
+    first=RETRY_WAIT, cap=RETRY_WAIT_MAX, max_attempts=service.MAX_ATTEMPTS
+)
 
 
 _RETRY = PushRetry()
