@@ -152,31 +152,12 @@ class UnsupportedMediaType(MomentoError):
     title = "Unsupported Media Type"
 
 
-class RateLimited(MomentoError):
-    """Too many requests; try again later."""
+class RetryLater(MomentoError):
+    """An answer the client may try again after a while: the wait goes in the `Retry-After`
+    header and in the body's `retry_after` (seconds, at least 1)."""
 
-    status = 429
-    code = "rate_limited"
-    title = "Too Many Requests"
-
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        retry_after = max(1, retry_after)
-        super().__init__(
-            detail,
-            headers={"Retry-After": str(retry_after)},
-            extra={"retry_after": retry_after},
-        )
-        self.retry_after = retry_after
-
-
-class ServiceUnavailable(MomentoError):
-    """The service is not ready."""
-
-    status = 503
-    code = "unavailable"
-    title = "Service Unavailable"
-    # Seconds a client should wait before trying again (the Retry-After header).
-    retry_after: ClassVar[int] = 5
+    # The wait when the raiser names none.
+    retry_after: int = 5
 
     def __init__(
         self,
@@ -192,6 +173,26 @@ class ServiceUnavailable(MomentoError):
             headers={"Retry-After": str(wait), **(headers or {})},
             extra={"retry_after": wait, **(extra or {})},
         )
+        self.retry_after = wait
+
+
+class RateLimited(RetryLater):
+    """Too many requests; try again later."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too Many Requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+
+
+class ServiceUnavailable(RetryLater):
+    """The service is not ready."""
+
+    status = 503
+    code = "unavailable"
+    title = "Service Unavailable"
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -207,14 +208,10 @@ class StorageUnavailable(ServiceUnavailable):
     code = "storage_unavailable"
 
 
-class InsufficientStorage(MomentoError):
+class InsufficientStorage(RetryLater):
     """The server has no room to store this file right now; try again later."""
 
     status = 507
     code = "insufficient_storage"
     title = "Insufficient Storage"
-
-    def __init__(self, detail: str | None = None, *, retry_after: int = 60) -> None:
-        super().__init__(
-            detail, headers={"Retry-After": str(retry_after)}, extra={"retry_after": retry_after}
-        )
+    retry_after = 60
