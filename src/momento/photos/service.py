@@ -22,13 +22,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
-import psycopg
-from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from psycopg import errors
 
 from momento import logs
 from momento.analytics import events as analytics_events
-from momento.db.pool import Claims, Conn
+from momento.db.pool import Claims
 from momento.deps import Services
 from momento.events.errors import EventNotFound
 from momento.photos import processing
@@ -287,31 +285,6 @@ async def _fail(
     return PhotoRejected(code, message)
 
 
-async def _defer_new_photos(services: Services, conn: Conn, event_id: uuid.UUID) -> None:
-    """Queue "New photos added" for the event on `conn`, inside the caller's transaction, so
-    the job exists if and only if the photo's upload commits: never lost to a failure after
-    the commit, never doubled by a retried completion. A job already waiting for the event
-    (its queueing lock) announces this photo too."""
-    lock = reveal_scheduling.new_photos_lock(event_id)
-    deferrer = services.jobs.tasks[reveal_scheduling.NEW_PHOTOS_TASK].configure(
-        queueing_lock=lock,
-        lock=lock,
-        schedule_in={"seconds": services.settings.push_new_photos_interval},
-        connection=conn,
-    )
-    try:
-        # A savepoint: the queueing lock's unique violation must not abort the transaction.
-        async with conn.transaction():
-            await deferrer.defer_async(event_id=str(event_id))
-    except AlreadyEnqueued:
-        pass
-    except ConnectorException as exc:
-        # procrastinate wraps the driver's error; the database layer answers those (503).
-        if isinstance(exc.__cause__, psycopg.Error):
-            raise exc.__cause__ from None
-        raise
-
-
 async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> Photo:
     """Check and process the uploaded file; the photo becomes `uploaded` or `failed`."""
     rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
@@ -376,7 +349,12 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
         )
         marked = await cur.fetchone() is not None  # this call, not a concurrent one
         if marked:
-            await _defer_new_photos(services, conn, row["event_id"])
+            await reveal_scheduling.photo_added(
+                services.jobs,
+                row["event_id"],
+                services.settings.push_new_photos_interval,
+                connection=conn,
+            )
     if marked:
         # Right after the commit, by the one call that made the photo uploaded: a completion
         # retried later finds it uploaded and captures nothing.

@@ -16,9 +16,11 @@ import uuid
 from datetime import datetime
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
 from momento import logs
+from momento.db.pool import Conn
 
 log = logs.get("momento.reveal")
 
@@ -81,17 +83,40 @@ async def member_joined(app: procrastinate.App, event_id: uuid.UUID, user_id: uu
         log.exception("join notification not deferred", event_id=str(event_id))
 
 
-async def photo_added(app: procrastinate.App, event_id: uuid.UUID, interval: int) -> None:
+async def photo_added(
+    app: procrastinate.App,
+    event_id: uuid.UUID,
+    interval: int,
+    *,
+    connection: Conn | None = None,
+) -> None:
     """After a photo was uploaded: "New photos added" in `interval` seconds, unless a job
-    for the event is already waiting (it will announce this photo too)."""
-    task = app.tasks[NEW_PHOTOS_TASK]
+    for the event is already waiting (it will announce this photo too).
+
+    With `connection`, the job is queued inside that connection's transaction (the one that
+    marks the photo uploaded), so it exists if and only if that commits: never lost to a
+    failure after the commit, never doubled by a retried completion. A savepoint keeps the
+    waiting job's queueing lock from aborting the transaction, and a failure is the caller's
+    (the driver's error, which the database layer answers). Without, it is best effort."""
+    lock = new_photos_lock(event_id)
+    deferrer = app.tasks[NEW_PHOTOS_TASK].configure(
+        queueing_lock=lock, lock=lock, schedule_in={"seconds": interval}, connection=connection
+    )
+    if connection is None:
+        try:
+            await deferrer.defer_async(event_id=str(event_id))
+        except AlreadyEnqueued:
+            pass
+        except Exception:
+            log.exception("new photos notification not deferred", event_id=str(event_id))
+        return
     try:
-        await task.configure(
-            queueing_lock=new_photos_lock(event_id),
-            lock=new_photos_lock(event_id),
-            schedule_in={"seconds": interval},
-        ).defer_async(event_id=str(event_id))
+        async with connection.transaction():
+            await deferrer.defer_async(event_id=str(event_id))
     except AlreadyEnqueued:
         pass
-    except Exception:
-        log.exception("new photos notification not deferred", event_id=str(event_id))
+    except ConnectorException as exc:
+        # procrastinate wraps the driver's error; the database layer answers those (503).
+        if isinstance(exc.__cause__, psycopg.Error):
+            raise exc.__cause__ from None
+        raise

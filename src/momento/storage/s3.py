@@ -321,6 +321,14 @@ class S3Storage:
             return down
         return None
 
+    async def _make_client_or_fail(self) -> None:
+        """The client (no network needed), its failure (no credentials) kept as the state."""
+        try:
+            await self._make_client()
+        except StorageError as exc:
+            self._failed(exc)
+            raise
+
     def _failed(self, problem: StorageError) -> None:
         self.state = "misconfigured" if isinstance(problem, StorageMisconfigured) else "unavailable"
         self.error = str(problem)
@@ -340,11 +348,7 @@ class S3Storage:
         """
         if self.state == "ready" and self._client is not None:
             return
-        try:
-            await self._make_client()
-        except StorageError as exc:
-            self._failed(exc)
-            raise
+        await self._make_client_or_fail()
         problem = await self._check(self.client_unchecked)
         if problem is not None:
             self._failed(problem)
@@ -362,11 +366,7 @@ class S3Storage:
             return
         if self.state == "ready" and self._client is not None:
             return
-        try:
-            await self._make_client()
-        except StorageError as exc:
-            self._failed(exc)
-            raise
+        await self._make_client_or_fail()
         self.state, self.error = "connecting", None
         self._started = False
         answered = asyncio.Event()
