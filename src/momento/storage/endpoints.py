@@ -9,7 +9,9 @@ renames it into place. When the server stores objects in S3, these routes answer
 
 A full disk answers a PUT with 507 `insufficient_storage`, a failing one (I/O errors, a
 read-only file system, a storage root that is gone or is a file) any request with 503
-`storage_unavailable`; both carry Retry-After, and the stored file is left as it was.
+`storage_unavailable` (the backend raises StorageFull/StorageDown, which the app's fault
+handler answers, `momento.app.dependency_fault`); both carry Retry-After, and the stored
+file is left as it was.
 """
 
 from __future__ import annotations
@@ -30,16 +32,12 @@ from momento.errors import (
     BadRequest,
     Conflict,
     Forbidden,
-    InsufficientStorage,
     MomentoError,
     NotFound,
     PayloadTooLarge,
-    StorageUnavailable,
 )
 from momento.storage.base import (
     InvalidKey,
-    StorageDown,
-    StorageFull,
     StorageNotFound,
     TooLarge,
     UnsafePath,
@@ -263,9 +261,6 @@ async def get_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
     except UnsafePath:
         log.warning("file request refused: symbolic link in the storage root", key=key)
         raise FileNotFound() from None
-    except StorageDown as exc:
-        log.warning("file request failed: storage down", key=key, problem=str(exc))
-        raise StorageUnavailable() from exc
     try:
         headers = {
             "ETag": opened.etag,
@@ -328,11 +323,5 @@ async def put_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
     except UnsafePath as exc:
         log.warning("file upload refused", reason="key_conflict", key=key, problem=str(exc))
         raise KeyConflict() from None
-    except StorageFull as exc:
-        log.warning("file upload refused", reason="storage_full", key=key, problem=str(exc))
-        raise InsufficientStorage() from exc
-    except StorageDown as exc:
-        log.warning("file upload failed", reason="storage_down", key=key, problem=str(exc))
-        raise StorageUnavailable() from exc
     log.info("file uploaded", key=key, size=size)
     return Response(status_code=200, headers=NO_STORE)
