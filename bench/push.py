@@ -46,9 +46,9 @@ from momento import logs
 from momento.config import Environment, Settings
 from momento.db import embedded
 from momento.db import migrate as migrations
-from momento.deps import Services
 from momento.push.apns import ApnsSender, Notification, SendResult
 from momento.reveal import service
+from momento.services import Services
 
 TARGET_SECONDS = 2.0
 
@@ -151,8 +151,8 @@ def job_context(svc: Services, event_id: uuid.UUID) -> Any:
 
 async def run(members: int, rounds: int, folder: Path) -> None:
 
-    from momento.app import build_services
     from momento.jobs.queue import run_worker
+    from momento.services import build_services
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -19,11 +19,11 @@ import httpx
 import pytest
 import structlog
 
-from momento.app import build_services, create_app
+from momento.app import create_app
 from momento.config import Environment, Settings
 from momento.db import embedded
 from momento.db import migrate as migrations
-from momento.deps import Services
+from momento.services import Services, build_services, running
 
 for _name in list(os.environ):
     if _name.startswith(("MOMENTO_", "APNS_")) or _name in (
@@ -77,16 +77,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
 
 @pytest.fixture(scope="session")
 async def services(settings: Settings, database_url: str) -> AsyncIterator[Services]:
-    svc = build_services(settings, database_url)
-    await svc.db.open()
-    await svc.storage.open()
-    await svc.jobs.open_async()
-    try:
+    async with running(build_services(settings, database_url), check_storage=True) as svc:
         yield svc
-    finally:
-        await svc.jobs.close_async()
-        await svc.storage.close()
-        await svc.db.close()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from momento.deps import Services
+from momento.services import Services
 
 
 @dataclass

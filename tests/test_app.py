@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from momento.deps import Services
+from momento.services import Services
 from tests.conftest import app_for
 from tests.factories import create_user
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from momento.deps import Services
+from momento.services import Services
 from tests.factories import create_user
 
 

@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from pathlib import Path
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -22,17 +20,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from momento import __version__, logs
-from momento.analytics import from_settings as analytics_from_settings
 from momento.analytics.endpoints import router as analytics_router
-from momento.auth import keys
 from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import render_gotrue
-from momento.auth.tokens import TokenService
 from momento.billing.endpoints import router as billing_router
 from momento.billing.endpoints import webhook_router as revenuecat_webhook_router
-from momento.config import Settings, load_settings
-from momento.db import Database
-from momento.deps import Services
+from momento.config import load_settings
 from momento.errors import (
     BadRequest,
     DatabaseUnavailable,
@@ -46,68 +39,16 @@ from momento.errors import (
     render,
 )
 from momento.events.endpoints import router as events_router
-from momento.jobs.queue import make_app as make_jobs_app
 from momento.jobs.queue import run_worker
-from momento.kit.ratelimit import RateLimiter
-from momento.mail import from_settings as mailer_from_settings
 from momento.photos.endpoints import FeedFastPath
 from momento.photos.endpoints import router as photos_router
 from momento.profiles.endpoints import router as profiles_router
-from momento.push import from_settings as push_from_settings
-from momento.push import start as start_push
-from momento.storage import Storage, StorageError, StorageFull, StorageNotFound
-from momento.storage import from_url as storage_from_url
-from momento.storage import secret as storage_secret
+from momento.services import Services, build_services, running
+from momento.storage import StorageError, StorageFull, StorageNotFound
 from momento.storage.endpoints import router as files_router
 from momento.web.docs import install_docs
 
 log = logs.get("momento.app")
-
-
-def build_storage(settings: Settings) -> Storage:
-    """The configured storage backend (not started)."""
-    files_secret = None
-    if settings.local_storage:
-        files_secret = (
-            settings.files_signing_secret.encode()
-            if settings.files_signing_secret
-            else storage_secret.load_or_create(Path(settings.data_dir))
-        )
-    return storage_from_url(
-        settings.storage_url,
-        Path(settings.data_dir),
-        files_secret,
-        settings.base_url,
-        default_ttl=settings.signed_url_ttl,
-        access_key=settings.aws_access_key_id,
-        secret_key=settings.aws_secret_access_key,
-    )
-
-
-def build_services(settings: Settings, database_url: str) -> Services:
-    """Everything a request needs that can be made once at start."""
-    if settings.jwt_private_key:
-        signing_key = keys.SigningKey.from_pem(settings.jwt_private_key)
-    else:
-        signing_key = keys.load_or_create(Path(settings.data_dir))
-    db = Database(
-        database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        timeout=settings.db_pool_timeout,
-    )
-    return Services(
-        settings=settings,
-        db=db,
-        tokens=TokenService(signing_key, settings.base_url + "/auth/v1", settings.access_token_ttl),
-        mailer=mailer_from_settings(settings.smtp_url, settings.mail_from, settings.smtp_timeout),
-        limiter=RateLimiter(db, settings.rate_limit_window),
-        jobs=make_jobs_app(database_url, timeout=settings.db_pool_timeout),
-        storage=build_storage(settings),
-        image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
-        analytics=analytics_from_settings(settings),
-        push=push_from_settings(settings),
-    )
 
 
 class BodyLimit:
@@ -267,26 +208,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unhandled)
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     """The application. With `manage_pool`, the pool opens and closes with the lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker: asyncio.Task[None] | None = None
-        if manage_pool:
-            await services.db.open()
-            # S3 down or hanging does not stop or delay the start: it is checked in the
-            # background, and requests that need it answer 503 until then. A missing bucket
-            # or refused credentials (S3 said so) still stop it, said in one line before
-            # uvicorn's traceback of the failed startup.
+        if not manage_pool:
+            yield
+            return
+        async with AsyncExitStack() as stack:
             try:
-                await services.storage.start()
+                await stack.enter_async_context(running(services))
             except StorageError as exc:
+                # S3 down or hanging does not stop or delay the start (it is checked in the
+                # background); a missing bucket or refused credentials do, said in one line
+                # before uvicorn's traceback of the failed startup.
                 log.error("cannot use the storage; not starting", error=str(exc))
-                await services.db.close()
                 raise
-            await services.jobs.open_async()
-            await start_push(services.push)
             if services.settings.inprocess_worker:
                 # Embedded mode needs one command: the job worker runs beside the API.
                 worker = asyncio.create_task(
@@ -298,24 +242,11 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
                     ),
                     name="momento-worker",
                 )
+                stack.push_async_callback(_stop, worker)
             # Everything made at start lives as long as the process: out of the collector's
             # sight, a full collection no longer walks it (tens of ms, a latency spike).
             gc.freeze()
-        try:
             yield
-        finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            if manage_pool:
-                await services.jobs.close_async()
-                await services.push.close()
-                await services.analytics.close()
-                await services.storage.close()
-                await services.db.close()
-                if services.image_executor is not None:
-                    services.image_executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="Momento Server",

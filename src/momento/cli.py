@@ -156,7 +156,7 @@ def _check_storage(settings: Settings) -> None:
     background. A backend of its own, closed after: the app's is started in its own loop."""
     if settings.local_storage:
         return
-    from momento.app import build_storage
+    from momento.services import build_storage
     from momento.storage import StorageMisconfigured
 
     async def probe() -> None:
@@ -201,7 +201,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     import uvicorn
 
-    from momento.app import build_services, create_app
+    from momento.app import create_app
+    from momento.services import build_services
 
     settings = _settings(host=host, port=port)
     logs.configure(settings.log_level, settings.log_json)
@@ -409,21 +410,15 @@ def worker(concurrency: int | None, queues: tuple[str, ...]) -> None:
     logs.configure(settings.log_level, settings.log_json)
 
     async def work(services: Any) -> None:
-        from momento.push import start as start_push
-
         click.echo("worker started; Ctrl-C stops it after the jobs in hand", err=True)
-        await start_push(services.push)
-        try:
-            await run_worker(
-                services,
-                concurrency=concurrency or settings.worker_concurrency,
-                name="worker",
-                queues=list(queues) or None,
-            )
-        finally:
-            await services.push.close()
+        await run_worker(
+            services,
+            concurrency=concurrency or settings.worker_concurrency,
+            name="worker",
+            queues=list(queues) or None,
+        )
 
-    _run_with_services(settings, work, log_level=settings.log_level)
+    _run_with_services(settings, work, log_level=settings.log_level, push=True)
 
 
 @main.command()
@@ -442,9 +437,13 @@ def moderation() -> None:
     """Review flagged photos."""
 
 
-def _run_with_services(settings: Settings, work: Any, log_level: str = "warning") -> Any:
-    """Run `work(services)` with the database pool, storage and job queue open."""
-    from momento.app import build_services
+def _run_with_services(
+    settings: Settings, work: Any, log_level: str = "warning", *, push: bool = False
+) -> Any:
+    """Run `work(services)` with the services running (`momento.services.running`); with
+    `push`, the push sender too."""
+    from momento.services import build_services, running
+    from momento.storage import StorageError
 
     # Logs go to stderr, apart from the command's own output on stdout.
     logs.configure(log_level, settings.log_json)
@@ -452,26 +451,13 @@ def _run_with_services(settings: Settings, work: Any, log_level: str = "warning"
         services = build_services(settings, url)
 
         async def go() -> Any:
-            from momento.storage import StorageError
-
-            await services.db.open()
             try:
                 # A worker keeps running while S3 is down (storage jobs fail and are retried
                 # until it is back); a missing bucket or refused credentials stop it here.
-                await services.storage.start()
+                async with running(services, push=push):
+                    return await work(services)
             except StorageError as exc:
-                await services.db.close()
                 raise click.ClickException(_one_line(f"cannot use the storage: {exc}")) from None
-            await services.jobs.open_async()
-            try:
-                return await work(services)
-            finally:
-                await services.analytics.close()
-                await services.jobs.close_async()
-                await services.storage.close()
-                await services.db.close()
-                if services.image_executor is not None:
-                    services.image_executor.shutdown()
 
         return asyncio.run(go())
 

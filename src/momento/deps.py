@@ -1,45 +1,17 @@
-"""What every request handler may depend on: the services and the caller's identity."""
+"""FastAPI dependencies: what every request handler may depend on (the services and the
+caller's identity). Only the web layer imports this module; domain code takes `Services`
+from `momento.services`."""
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-import procrastinate
 from fastapi import Depends, Request
 
-from momento.analytics.client import Analytics, NoAnalytics
-from momento.auth.tokens import TokenService
-from momento.config import Settings
-from momento.db import Database
 from momento.errors import Unauthorized
-from momento.kit.ratelimit import RateLimiter
-from momento.mail import Mailer
-from momento.push.apns import ConsoleSender, Sender
-from momento.storage import NoStorage, Storage
-
-
-@dataclass
-class Services:
-    """Built once at start and shared by every request (see `momento.app.create_app`)."""
-
-    settings: Settings
-    db: Database
-    tokens: TokenService
-    mailer: Mailer
-    limiter: RateLimiter
-    # The job queue (procrastinate); opened with the app, also what workers run.
-    jobs: procrastinate.App
-    # Photo files; `momento.app.build_services` sets the configured backend.
-    storage: Storage = field(default_factory=NoStorage)
-    # Where image work runs, off the event loop (None: the loop's default thread pool).
-    image_executor: Executor | None = None
-    # Product analytics (PostHog); `build_services` sets it when POSTHOG_API_KEY is set.
-    analytics: Analytics = field(default_factory=NoAnalytics)
-    # Push notifications: APNs when configured (`momento.push.from_settings`), else logged.
-    push: Sender = field(default_factory=ConsoleSender)
+from momento.services import Services
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pytest
 
 from momento.analytics import PostHogAnalytics, from_settings
 from momento.app import create_app
-from momento.deps import Services
+from momento.services import Services
 from tests.fakes.posthog import API_KEY, FakePostHog
 
 

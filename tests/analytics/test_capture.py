@@ -12,7 +12,7 @@ from PIL import Image
 
 from momento.analytics import NoAnalytics, events
 from momento.app import create_app
-from momento.deps import Services
+from momento.services import Services
 from tests.analytics.conftest import Wired, wire
 from tests.events.helpers import create_event, join
 from tests.factories import TestUser, create_user

@@ -10,7 +10,7 @@ import pytest
 
 from momento.analytics import NoAnalytics, PostHogAnalytics, from_settings
 from momento.config import Settings, SettingsError, load_settings
-from momento.deps import Services
+from momento.services import Services
 from tests.analytics.conftest import Wired
 from tests.events.helpers import assert_problem
 from tests.factories import TestUser, create_user

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from momento.analytics import events
-from momento.deps import Services
+from momento.services import Services
 from tests.analytics.conftest import Wired
 from tests.events.helpers import create_event, join
 from tests.factories import create_user

@@ -26,9 +26,9 @@ import uvicorn
 from aiosmtpd.controller import Controller
 
 from momento.app import create_app
-from momento.deps import Services
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import Mailer, SmtpMailer
+from momento.services import Services
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from momento.auth.passwords import hash_password
-from momento.deps import Services
+from momento.services import Services
 
 API = {"X-Supabase-Api-Version": "2024-01-01"}
 PASSWORD = "correct horse battery"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.conftest import client_for, services_with
 from tests.auth.helpers import API, PASSWORD, add_user, code, login, scalar, session_for
 from tests.conftest import app_for

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from supabase_auth import AsyncGoTrueClient
 
-from momento.deps import Services
 from momento.mail import SmtpMailer
+from momento.services import Services
 from tests.auth.conftest import Inbox, Mail, client_for, serve_live, services_with
 from tests.auth.helpers import API, PASSWORD, add_user, bearer, code, scalar
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.conftest import Inbox
 from tests.auth.helpers import API, PASSWORD, add_user, bearer, code, login, scalar
 

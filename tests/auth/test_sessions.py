@@ -6,7 +6,7 @@ import bcrypt
 import httpx
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.helpers import (
     API,
     PASSWORD,

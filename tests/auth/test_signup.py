@@ -9,7 +9,7 @@ import pytest
 
 from momento.auth.errors import AuthError
 from momento.auth.service import AuthService, ClientInfo
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.helpers import API, PASSWORD, TIMESTAMP, add_user, code, scalar
 from tests.conftest import app_for
 

@@ -8,7 +8,7 @@ import pytest
 from supabase_auth import AsyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.helpers import PASSWORD, scalar
 
 

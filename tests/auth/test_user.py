@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from momento.deps import Services
+from momento.services import Services
 from tests.auth.conftest import Inbox
 from tests.auth.helpers import (
     API,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from momento.app import create_app
-from momento.deps import Services
 from momento.kit.ratelimit import RateLimiter
+from momento.services import Services
 from tests.billing.helpers import (
     API_KEY,
     HOST_ENTITLEMENT,

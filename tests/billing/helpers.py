@@ -22,9 +22,9 @@ import orjson
 from momento.analytics.client import DistinctId, FlagValue
 from momento.app import create_app
 from momento.billing import service
-from momento.deps import Services
 from momento.jobs.queue import run_worker
 from momento.kit.ratelimit import RateLimiter
+from momento.services import Services
 from tests.factories import TestUser
 from tests.fakes.revenuecat import FakeRevenueCat
 

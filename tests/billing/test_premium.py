@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from momento.deps import Services
 from momento.errors import Forbidden
+from momento.services import Services
 from tests.billing.helpers import API_KEY, Billing
 from tests.events.helpers import assert_problem, create_event, iso, join
 from tests.factories import TestUser, create_user

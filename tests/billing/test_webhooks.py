@@ -8,7 +8,7 @@ import time
 import pytest
 
 from momento.billing import service
-from momento.deps import Services
+from momento.services import Services
 from tests.billing.helpers import (
     DAY,
     HOST_PRODUCT,

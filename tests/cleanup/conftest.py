@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from momento.app import create_app
-from momento.deps import Services
+from momento.services import Services
 from momento.storage import LocalDiskStorage
 
 

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString, TypeVar
 
-from momento.deps import Services
 from momento.photos.service import UPLOAD, key
+from momento.services import Services
 from momento.storage import LocalDiskStorage
 from tests.factories import TestUser
 from tests.photos.fixtures import BASE, VARIANTS, add_photos, rows

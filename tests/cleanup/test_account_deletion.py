@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from momento.deps import Services
 from momento.jobs.queue import run_worker
+from momento.services import Services
 from tests.cleanup.helpers import (
     check_invariants,
     make_event,

@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from momento.cli import main
-from momento.deps import Services
+from momento.services import Services
 from tests.cleanup.helpers import age, make_event, photos_with_files, purge_records, sql, stored
 from tests.factories import create_user
 

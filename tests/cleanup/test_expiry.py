@@ -4,8 +4,8 @@ and younger free events stay; the jobs it queues run on a worker."""
 from __future__ import annotations
 
 from momento.cleanup import service
-from momento.deps import Services
 from momento.jobs.queue import run_worker
+from momento.services import Services
 from tests.cleanup.helpers import make_event, photos_with_files, purge_records, sql, stored
 from tests.factories import create_user
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from momento.cleanup import service
-from momento.deps import Services
+from momento.services import Services
 from momento.storage import LocalDiskStorage
 from tests.cleanup.helpers import (
     Crash,

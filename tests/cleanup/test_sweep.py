@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from momento.cleanup import service
-from momento.deps import Services
 from momento.photos.service import UPLOAD, key
+from momento.services import Services
 from momento.storage import LocalDiskStorage
 from tests.cleanup.helpers import (
     Crash,

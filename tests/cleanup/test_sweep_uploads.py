@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from momento.cleanup import service
-from momento.deps import Services
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
+from momento.services import Services
 from tests.cleanup.helpers import age, make_event, photos_with_files, sql, stored
 from tests.factories import create_user
 from tests.photos.test_completion_faults import local_app, put_undeletable_upload, undeletable

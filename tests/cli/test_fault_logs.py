@@ -32,12 +32,12 @@ from psycopg import errors
 from momento import logs
 from momento.cleanup import tasks as cleanup_tasks
 from momento.db import embedded
-from momento.deps import Services
 from momento.jobs import queue
 from momento.jobs.queue import make_app, run_worker
 from momento.push.apns import ApnsConfig, ApnsSender, PushUnavailable
 from momento.reveal import scheduling, service
 from momento.reveal import tasks as reveal_tasks
+from momento.services import Services
 from momento.storage.base import StorageDown
 from tests.factories import create_user
 from tests.fakes.apns import FakeApns, make_provider_key

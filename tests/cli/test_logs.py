@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from momento import logs
-from momento.deps import Services
 from momento.jobs.queue import make_app
 from momento.photos import processing
+from momento.services import Services
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

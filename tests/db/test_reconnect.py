@@ -21,8 +21,8 @@ from psycopg.conninfo import make_conninfo
 
 from momento.app import create_app
 from momento.db import Database
-from momento.deps import Services
 from momento.jobs.queue import run_worker
+from momento.services import Services
 from tests.events.helpers import create_event
 from tests.factories import create_user
 

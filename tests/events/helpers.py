@@ -8,7 +8,7 @@ from typing import Any, LiteralString
 
 import httpx
 
-from momento.deps import Services
+from momento.services import Services
 from tests.factories import TestUser
 
 

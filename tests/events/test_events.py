@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.conftest import app_for
 from tests.events.helpers import (
     add_photo,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.conftest import app_for
 from tests.events.helpers import assert_problem, create_event, join, member_ids, scalar
 from tests.factories import create_user

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from momento.cli import main
-from momento.deps import Services
 from momento.jobs.queue import run_worker
+from momento.services import Services
 
 
 async def _sql(services: Services, query: str, *params: object) -> list[dict[str, object]]:

@@ -17,9 +17,9 @@ import pytest
 from procrastinate.jobs import Job
 
 from momento.cleanup import tasks as cleanup_tasks
-from momento.deps import Services
 from momento.jobs.queue import run_worker
 from momento.jobs.retry import CappedBackoff
+from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
 from tests.factories import create_user
 from tests.photos.fixtures import add_photo, make_event

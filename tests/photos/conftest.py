@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from momento.app import create_app
-from momento.deps import Services
 from momento.kit.ratelimit import RateLimiter
+from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from tests.storage.conftest import (
     BASE_URL,

@@ -22,8 +22,8 @@ from psycopg.rows import DictRow
 from momento.app import create_app
 from momento.db import Database
 from momento.db.pool import Claims, Conn
-from momento.deps import Services
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
+from momento.services import Services
 from tests.factories import TestUser
 
 VARIANTS = (ORIGINAL, DISPLAY, THUMB)

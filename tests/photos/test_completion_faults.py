@@ -25,9 +25,9 @@ import pytest
 
 from momento.analytics import PostHogAnalytics, from_settings
 from momento.analytics.events import PHOTO_UPLOADED
-from momento.deps import Services
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD
 from momento.reveal import scheduling
+from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
 from tests.events.helpers import assert_problem
 from tests.factories import TestUser, create_user

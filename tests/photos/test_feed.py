@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from momento.deps import Services
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
+from momento.services import Services
 from tests.events.helpers import assert_problem
 from tests.factories import TestUser, create_user
 from tests.photos.fixtures import (

@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from momento.deps import Services
+from momento.services import Services
 from tests.events.helpers import assert_problem
 from tests.factories import TestUser, create_user
 from tests.photos.fixtures import (

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from momento.cli import main
-from momento.deps import Services
 from momento.photos.service import UPLOAD, key
+from momento.services import Services
 from tests.factories import TestUser, create_user
 from tests.photos.fixtures import (
     VARIANTS,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from PIL import Image
 
-from momento.deps import Services
+from momento.services import Services
 from tests.factories import create_user
 
 

@@ -20,9 +20,9 @@ import pytest
 import pyvips
 
 from momento.app import create_app
-from momento.deps import Services
 from momento.kit.ratelimit import RateLimiter
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD
+from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from tests.factories import TestUser, create_user
 from tests.fakes.tcp_proxy import TcpProxy

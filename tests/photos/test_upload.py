@@ -28,7 +28,7 @@ import pytest
 import pyvips
 from PIL import Image
 
-from momento.deps import Services
+from momento.services import Services
 from tests.events.helpers import assert_problem, iso, join
 from tests.factories import TestUser, create_user
 from tests.photos.conftest import Backend

@@ -7,7 +7,7 @@ import secrets
 
 import httpx
 
-from momento.deps import Services
+from momento.services import Services
 from tests.events.helpers import add_photo, assert_problem, create_event, join, like, scalar
 from tests.factories import TestUser, create_user
 

@@ -11,8 +11,8 @@ from typing import Any, LiteralString
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from momento.deps import Services
 from momento.push.apns import ApnsConfig, ApnsSender
+from momento.services import Services
 from tests.factories import TestUser, create_user
 from tests.fakes.apns import FakeApns, make_provider_key
 

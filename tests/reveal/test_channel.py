@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from procrastinate.jobs import Job
 
-from momento.deps import Services
 from momento.jobs.queue import run_worker
 from momento.push.apns import MisconfiguredSender
 from momento.reveal import scheduling, service, tasks
+from momento.services import Services
 from tests.factories import create_user
 from tests.fakes.apns import FakeApns
 from tests.reveal.conftest import (

@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from momento.analytics.client import DistinctId, NoAnalytics
-from momento.deps import Services
 from momento.push.apns import ApnsConfig, ApnsSender, Notification, SendResult
 from momento.reveal import service
+from momento.services import Services
 from tests.factories import create_user
 from tests.fakes.apns import FakeApns
 from tests.reveal.conftest import (

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from momento.deps import Services
 from momento.jobs.queue import run_worker
 from momento.push.apns import ConsoleSender
 from momento.reveal import scheduling, service
+from momento.services import Services
 from tests.events.helpers import add_photo, create_event, join
 from tests.factories import TestUser, create_user
 from tests.fakes.apns import FakeApns

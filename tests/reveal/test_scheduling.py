@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from momento.deps import Services
 from momento.jobs.queue import run_worker
 from momento.reveal import scheduling, service
+from momento.services import Services
 from tests.events.helpers import create_event, iso
 from tests.factories import create_user
 from tests.fakes.apns import FakeApns

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from botocore.client import BaseClient
 
-from momento.app import build_services
 from momento.config import Environment, Settings
+from momento.services import build_services
 from tests.storage.conftest import AWS, make_bucket
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from momento.cleanup import service
-from momento.deps import Services
+from momento.services import Services
 from momento.storage import StorageDown
 from tests.cleanup.helpers import make_event, photos_with_files, purge_records, sql, stored
 from tests.factories import create_user

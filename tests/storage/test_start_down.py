@@ -22,9 +22,9 @@ import httpx
 import pytest
 from botocore.client import BaseClient
 
-from momento.app import build_services, create_app
+from momento.app import create_app
 from momento.config import Settings
-from momento.deps import Services
+from momento.services import Services, build_services
 from momento.storage import StorageDown
 from momento.storage.s3 import S3Storage
 from tests.deploy.harness import MOMENTO, Proc, free_port, momento_env, s3_storage_url

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from momento.config import SettingsError, load_settings
-from momento.deps import Services
+from momento.services import Services
 from momento.storage import LocalDiskStorage, StorageError, from_url, secret
 from momento.storage import s3 as s3_module
 from momento.storage.s3 import S3Storage

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from momento.app import create_app
-from momento.deps import Services
+from momento.services import Services
 from tests.conftest import app_for
 
 METHODS = {"get", "post", "put", "patch", "delete"}

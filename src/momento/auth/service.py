@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 from urllib.parse import urlencode, urlsplit
 
 from psycopg import errors as pg_errors
@@ -34,8 +34,11 @@ from momento.auth import pkce as pkce_flow
 from momento.auth.errors import AuthError
 from momento.auth.views import user_json
 from momento.db.pool import Conn
-from momento.deps import Services
 from momento.errors import InvalidToken, RateLimited
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports this module's tasks.
+    from momento.services import Services
 
 log = logs.get("momento.auth")
 

@@ -26,11 +26,12 @@ from momento.billing.errors import (
 )
 from momento.billing.schemas import PremiumRequest, WebhookBody, has_nul
 from momento.billing.tasks import APPLY
-from momento.deps import Services, ServicesDep, UserDep
+from momento.deps import ServicesDep, UserDep
 from momento.errors import InvalidToken, PayloadTooLarge, Unauthorized, ValidationFailed
 from momento.events.errors import EventNotFound, NotEventCreator
 from momento.events.schemas import Event
 from momento.kit.schemas import problems, summaries_from_docstrings
+from momento.services import Services
 
 log = logs.get("momento.billing")
 

@@ -12,7 +12,7 @@ from momento.cleanup import service
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from momento.deps import Services
+    from momento.services import Services
 
 
 def _stderr_bar(length: int, label: str) -> ProgressBar[int]:

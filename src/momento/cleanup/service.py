@@ -39,7 +39,7 @@ from momento.photos.service import UPLOAD
 from momento.storage import ObjectInfo, Storage
 
 if TYPE_CHECKING:
-    from momento.deps import Services
+    from momento.services import Services
 
 log = logs.get("momento.cleanup")
 

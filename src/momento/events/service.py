@@ -12,14 +12,13 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import procrastinate
 from psycopg import errors
 
 from momento.db import Database
 from momento.db.pool import RELEASE_LOCKED, Claims, Conn
-from momento.deps import Services
 from momento.errors import Conflict
 from momento.events.errors import (
     CreatorCannotLeave,
@@ -32,6 +31,10 @@ from momento.events.errors import (
 from momento.events.schemas import Event, EventCreate, EventUpdate, Member
 from momento.profiles.errors import UserNotFound
 from momento.reveal import scheduling as reveal_scheduling
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports this module's tasks.
+    from momento.services import Services
 
 # The columns of Event from a row `e` of public.events, photo_count aside. member_count comes
 # through the event_members policy (members see each other).

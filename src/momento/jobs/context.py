@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from procrastinate import JobContext
 
 if TYPE_CHECKING:
-    from momento.deps import Services
+    from momento.services import Services
 
 
 def services_of(context: JobContext) -> Services:

@@ -21,7 +21,7 @@ from momento.jobs import tasks as jobs_tasks
 from momento.reveal import tasks as reveal_tasks
 
 if TYPE_CHECKING:
-    from momento.deps import Services
+    from momento.services import Services
 
 log = logs.get("momento.jobs")
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from momento.deps import Services, ServicesDep, UserDep
+from momento.deps import ServicesDep, UserDep
 from momento.errors import InvalidToken, MomentoError, Unauthorized, render
 from momento.events.errors import EventNotFound
 from momento.kit.schemas import problems
@@ -27,6 +27,7 @@ from momento.photos.errors import (
     UploadTooLarge,
 )
 from momento.photos.schemas import FeedPage, LikedPage, Photo, PhotoCreate, PhotoReport, PhotoUpload
+from momento.services import Services
 
 router = APIRouter(tags=["photos"])
 

@@ -15,17 +15,20 @@ import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import orjson
 from psycopg.rows import DictRow
 
 from momento.db.pool import Claims
-from momento.deps import Services
 from momento.events.errors import EventNotFound
 from momento.photos.errors import InvalidCursor
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
 from momento.storage import Storage
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports this module's tasks.
+    from momento.services import Services
 
 FIRST_TS = datetime(1, 1, 1, tzinfo=UTC)
 FIRST_ID = uuid.UUID(int=0)

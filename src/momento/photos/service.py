@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from psycopg import errors
 
 from momento import logs
 from momento.analytics import events as analytics_events
 from momento.db.pool import Claims
-from momento.deps import Services
 from momento.events.errors import EventNotFound
 from momento.photos import processing
 from momento.photos.errors import (
@@ -52,6 +51,10 @@ from momento.photos.schemas import (
 )
 from momento.reveal import scheduling as reveal_scheduling
 from momento.storage import StorageError, StorageNotFound, TooLarge
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports this module's tasks.
+    from momento.services import Services
 
 log = logs.get("momento.photos")
 

@@ -33,14 +33,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from momento import logs
 from momento.analytics import events as analytics_events
 from momento.db.pool import Conn
-from momento.deps import Services
 from momento.push.apns import Notification, PushUnavailable, SendResult
 from momento.reveal import scheduling
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports this module's tasks.
+    from momento.services import Services
 
 log = logs.get("momento.reveal")
 
