@@ -5,20 +5,13 @@ from `momento.services`."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from momento.errors import Unauthorized
+from momento.identity import CurrentUser
 from momento.services import Services
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    id: uuid.UUID
-    claims: dict[str, Any]
-    token: str
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker

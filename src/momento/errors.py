@@ -8,7 +8,8 @@ the class docstring is the default detail. They are rendered as RFC 9457
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from starlette.responses import Response
@@ -215,3 +216,31 @@ class InsufficientStorage(RetryLater):
     code = "insufficient_storage"
     title = "Insufficient Storage"
     retry_after = 60
+
+
+# Which errors a domain operation can answer with, declared once, on the operation: the
+# route's OpenAPI `responses` are made from it (`raised_by`), and in tests an error a route
+# answers with that its declaration lacks is reported (momento.app, `check_declared`).
+_DECLARED: dict[Callable[..., Any], tuple[type[MomentoError], ...]] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def raises(*errors: type[MomentoError]) -> Callable[[F], F]:
+    """Declare the errors the decorated operation answers with (the function is unchanged)."""
+
+    def declare(fn: F) -> F:
+        _DECLARED[fn] = errors
+        return fn
+
+    return declare
+
+
+def raised_by(*operations: Callable[..., Any]) -> tuple[type[MomentoError], ...]:
+    """The errors the operations declared with `raises`, in order, each once."""
+    out: list[type[MomentoError]] = []
+    for op in operations:
+        for err in _DECLARED[op]:
+            if err not in out:
+                out.append(err)
+    return tuple(out)
