@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from momento.errors import Unauthorized
 from momento.identity import CurrentUser
 from momento.services import Services
+from momento.web.http import bearer_of
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
@@ -26,21 +27,20 @@ def services_of(request: Request) -> Services:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    return bearer_of(request.headers.get("authorization"))
+
+
+def authenticate(services: Services, token: str) -> CurrentUser:
+    """The caller a verified access token names (raises InvalidToken)."""
+    claims = services.tokens.verify(token)
+    return CurrentUser(uuid.UUID(claims["sub"]), claims, token)
 
 
 async def get_current_user(request: Request) -> CurrentUser:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("An access token is required (Authorization: Bearer <token>).")
-    claims = services_of(request).tokens.verify(token)
-    return CurrentUser(uuid.UUID(claims["sub"]), claims, token)
+    return authenticate(services_of(request), token)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from momento.photos.endpoints import etag_matches
+from momento.web.http import etag_matches
 
 TAG = '"abc123"'
 

@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from momento.app import create_app
-from momento.photos.endpoints import FeedFastPath
+from momento.photos.fastpath import FeedFastPath
 from momento.services import Services
 from tests.factories import create_user
 from tests.photos.fixtures import BASE, add_photos, like_at, make_event

@@ -36,6 +36,7 @@ from momento.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from momento.kit.schemas import problems
 from momento.storage.base import (
     InvalidKey,
     StorageNotFound,
@@ -45,6 +46,7 @@ from momento.storage.base import (
     validate_key,
 )
 from momento.storage.local import LocalDiskStorage, OpenFile
+from momento.web.http import etag_matches
 
 log = logs.get("momento.storage.files")
 
@@ -240,15 +242,19 @@ class OpenFileResponse(Response):
             self.opened.close()
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
-
-
 # --- routes ------------------------------------------------------------------------------
 
 
-@router.api_route("/files/{key:path}", methods=["GET", "HEAD"])
+# What the routes answer (the check in tests holds them to it; the routes are served to
+# whoever holds a signed URL and are left out of the API's documentation).
+_SIGNED = (InvalidFileKey, SignatureInvalid, UrlExpired, FileNotFound)
+
+
+@router.api_route(
+    "/files/{key:path}",
+    methods=["GET", "HEAD"],
+    responses=problems(*_SIGNED, RangeNotSatisfiable),
+)
 async def get_file(key: str, request: Request, storage: LocalStorageDep) -> Response:
     """Serve a stored file to whoever holds a valid signed URL."""
     key = _checked_key(key)
@@ -275,8 +281,7 @@ async def get_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
                 headers["Content-Disposition"] = content_disposition(filename)
             except InvalidKey:
                 pass
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and _etag_matches(if_none_match, opened.etag):
+        if etag_matches(request.headers.get("if-none-match"), opened.etag):
             opened.close()
             return Response(status_code=304, headers=headers)
         offset, length, status = 0, opened.size, 200
@@ -299,7 +304,10 @@ async def get_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
         raise
 
 
-@router.put("/files/{key:path}")
+@router.put(
+    "/files/{key:path}",
+    responses=problems(*_SIGNED, ContentTypeMismatch, FileTooLarge, KeyConflict),
+)
 async def put_file(key: str, request: Request, storage: LocalStorageDep) -> Response:
     """Store the request body under a signed upload URL (replacing any earlier upload)."""
     key = _checked_key(key)
