@@ -22,11 +22,10 @@ import psycopg.conninfo
 from momento import logs
 from momento.config import Settings, SettingsError, load_settings
 from momento.db import migrate as migrations
+from momento.supervisor import STARTUP_FAILURE, claim_port, serve_workers
 
 if TYPE_CHECKING:
-    import socket
-
-    import uvicorn
+    pass
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -131,24 +130,6 @@ def database_url(settings: Settings, *, create: bool = False) -> Iterator[str]:
         pg.stop()
 
 
-def _claim_port(host: str, port: int) -> socket.socket:
-    """Bind the address the server will listen on, or fail in one line if it is taken.
-
-    A plain bind (no SO_REUSEPORT): a port already in use, even by another `momento serve`
-    sharing it with SO_REUSEPORT, is an error, not a port to share.
-    """
-    import socket
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
-
-
 def _check_storage(settings: Settings) -> None:
     """Fail in one line, before the banner, when S3 answers that the bucket is missing or our
     credentials are refused (in the app's startup it would end in uvicorn's traceback). An S3
@@ -207,7 +188,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     settings = _settings(host=host, port=port)
     logs.configure(settings.log_level, settings.log_json)
     # Before anything starts: a port in use is one line, not a log after the banner.
-    claimed = _claim_port(settings.host, settings.port)
+    claimed = claim_port(settings.host, settings.port)
     port = claimed.getsockname()[1]
     with contextlib.closing(claimed), database_url(settings, create=True) as url:
         _apply_migrations(url)
@@ -243,7 +224,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             with contextlib.suppress(KeyboardInterrupt):
                 server.run(sockets=[claimed])
             if not server.started:
-                raise SystemExit(_STARTUP_FAILURE)
+                raise SystemExit(STARTUP_FAILURE)
             return
         if services.image_executor is not None:
             services.image_executor.shutdown(wait=False)
@@ -254,109 +235,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         os.environ["MOMENTO_HOST"] = settings.host
         os.environ["MOMENTO_PORT"] = str(port)
         config = uvicorn.Config("momento.app:factory", factory=True, workers=workers, **options)
-        raise SystemExit(_serve_workers(config, workers))
+        raise SystemExit(serve_workers(config, workers))
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
-
-
-# Worker exit status for "could not start" (uvicorn's): not worth restarting.
-_STARTUP_FAILURE = 3
-
-
-def _listen_reuseport(host: str, port: int, backlog: int) -> socket.socket:
-    import socket
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
-    sock.set_inheritable(True)
-    return sock
-
-
-# prctl(2) option: the signal this process gets when its parent dies.
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """SIGTERM this API process when the supervisor dies, even by SIGKILL: orphans would keep
-    serving on the port (a new `momento serve` then cannot claim it) with no one to replace
-    them. Linux only; elsewhere the supervisor's own SIGTERM on a clean stop is all there is."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _worker_main(config: uvicorn.Config, sock: socket.socket, parent: int) -> None:
-    import uvicorn
-
-    _die_with_parent(parent)
-    config.configure_logging()
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[sock])
-
-
-def _serve_workers(config: uvicorn.Config, workers: int) -> int:
-    """Run `workers` server processes, each accepting on its own listening socket.
-
-    uvicorn's supervisor has every worker accept from one shared socket, and a burst of new
-    connections goes to whichever worker wakes first: wrk's 32 connections were measured
-    split 28/4, the busy worker's callers queueing while the other idled (p99 several times
-    p50). Here each worker owns a SO_REUSEPORT socket bound to the same address and the kernel
-    spreads connections over them. The sockets stay open in this process, so a worker that
-    dies is replaced on its own socket without losing the connections waiting there. SIGINT
-    and SIGTERM stop the workers (uvicorn's graceful shutdown) and then this process.
-    """
-    import multiprocessing
-    import signal
-    import threading
-
-    log = logs.get("momento.cli")
-    # Claimed again: another process may have taken the port since `serve` let it go.
-    with _claim_port(config.host, config.port) as probe:
-        port = probe.getsockname()[1] if config.port == 0 else config.port
-    sockets = [_listen_reuseport(config.host, port, config.backlog) for _ in range(workers)]
-    spawn = multiprocessing.get_context("spawn")
-
-    def start(sock: socket.socket) -> multiprocessing.process.BaseProcess:
-        process = spawn.Process(
-            target=_worker_main, args=(config, sock, os.getpid()), name="momento-worker"
-        )
-        process.start()
-        return process
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    processes = [start(sock) for sock in sockets]
-    status = 0
-    while not stop.wait(0.5):
-        for i, process in enumerate(processes):
-            if process.is_alive():
-                continue
-            if process.exitcode == _STARTUP_FAILURE:
-                log.error("a worker failed to start; stopping", pid=process.pid)
-                status = 1
-                stop.set()
-                break
-            log.warning("worker exited; starting another", pid=process.pid, code=process.exitcode)
-            processes[i] = start(sockets[i])
-    for process in processes:
-        if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGTERM)
-    for process in processes:
-        process.join()
-    for sock in sockets:
-        sock.close()
-    return status
 
 
 @main.group()
@@ -428,7 +311,7 @@ def jobs(limit: int) -> None:
     from momento.jobs import admin
 
     settings = _settings()
-    summary = _run_with_services(settings, lambda s: admin.summary(s.db, limit))
+    summary = _run_with_services(settings, lambda s: admin.summary(s, limit))
     click.echo(admin.render(summary))
 
 
@@ -469,7 +352,7 @@ def moderation_list(limit: int) -> None:
     from momento.photos import moderation as mod
 
     settings = _settings()
-    rows = _run_with_services(settings, lambda s: mod.list_flagged(s.db, limit))
+    rows = _run_with_services(settings, lambda s: mod.list_flagged(s, limit))
     if not rows:
         click.echo("no flagged photos")
         return
@@ -487,7 +370,7 @@ def moderation_restore(photo_id: uuid.UUID) -> None:
     from momento.photos import moderation as mod
 
     settings = _settings()
-    if not _run_with_services(settings, lambda s: mod.restore(s.db, photo_id)):
+    if not _run_with_services(settings, lambda s: mod.restore(s, photo_id)):
         raise click.ClickException(f"no flagged photo {photo_id}")
     click.echo(f"restored {photo_id}")
 
@@ -499,7 +382,7 @@ def moderation_remove(photo_id: uuid.UUID) -> None:
     from momento.photos import moderation as mod
 
     settings = _settings()
-    if not _run_with_services(settings, lambda s: mod.remove(s.db, s.storage, photo_id)):
+    if not _run_with_services(settings, lambda s: mod.remove(s, photo_id)):
         raise click.ClickException(f"no flagged photo {photo_id}")
     click.echo(f"removed {photo_id}")
 
