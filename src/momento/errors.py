@@ -145,14 +145,6 @@ class PayloadTooLarge(MomentoError):
     title = "Content Too Large"
 
 
-class UnsupportedMediaType(MomentoError):
-    """The request body must be JSON."""
-
-    status = 415
-    code = "unsupported_media_type"
-    title = "Unsupported Media Type"
-
-
 class RetryLater(MomentoError):
     """An answer the client may try again after a while: the wait goes in the `Retry-After`
     header and in the body's `retry_after` (seconds, at least 1)."""

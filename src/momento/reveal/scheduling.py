@@ -63,12 +63,8 @@ async def schedule_reveal(
     raise RuntimeError(f"could not schedule the reveal of {event_id}: the lock kept changing")
 
 
-async def reveal_changed(
-    app: procrastinate.App | None, event_id: uuid.UUID, release_at: datetime
-) -> None:
+async def reveal_changed(app: procrastinate.App, event_id: uuid.UUID, release_at: datetime) -> None:
     """After an event was created or its release_at set: its reveal job follows."""
-    if app is None:
-        return
     try:
         await schedule_reveal(app, event_id, release_at)
     except Exception:

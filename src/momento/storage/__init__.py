@@ -50,17 +50,11 @@ __all__ = [
     "UnsafePath",
     "UploadTarget",
     "from_url",
-    "is_local",
     "parse_url",
     "validate_content_type",
     "validate_key",
     "validate_prefix",
 ]
-
-
-def is_local(storage_url: str | None) -> bool:
-    """True when `storage_url` selects the local-disk backend."""
-    return parse_url(storage_url).kind == "file"
 
 
 def from_url(
