@@ -13,6 +13,7 @@ import orjson
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from procrastinate.exceptions import ConnectorException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -25,7 +26,7 @@ from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import render_gotrue
 from momento.billing.endpoints import router as billing_router
 from momento.billing.endpoints import webhook_router as revenuecat_webhook_router
-from momento.config import load_settings
+from momento.config import Environment, load_settings
 from momento.errors import (
     BadRequest,
     DatabaseUnavailable,
@@ -40,8 +41,8 @@ from momento.errors import (
 )
 from momento.events.endpoints import router as events_router
 from momento.jobs.queue import run_worker
-from momento.photos.endpoints import FeedFastPath
 from momento.photos.endpoints import router as photos_router
+from momento.photos.fastpath import FeedFastPath
 from momento.profiles.endpoints import router as profiles_router
 from momento.services import Services, build_services, running
 from momento.storage import StorageError, StorageFull, StorageNotFound
@@ -131,6 +132,20 @@ def _validation_detail(exc: RequestValidationError) -> tuple[MomentoError, list[
 
 
 def _render(request: Request, exc: MomentoError) -> Response:
+    if request.app.state.check_declared and undeclared(request, exc):
+        log.error(
+            "undeclared error",
+            path=request.url.path,
+            route=getattr(request.scope.get("route"), "path", None),
+            status=exc.status,
+            code=exc.code,
+        )
+        return problem_response(
+            500,
+            "undeclared_problem",
+            f"{exc.status} `{exc.code}` is not in this route's declared responses.",
+            "Internal Server Error",
+        )
     if request.url.path.startswith("/auth/v1"):
         return render_gotrue(request, exc)
     return render(exc)
@@ -155,7 +170,23 @@ def dependency_fault(exc: BaseException) -> MomentoError | None:
     return None
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def undeclared(request: Request, exc: MomentoError) -> bool:
+    """Whether a route answers a client error (4xx) that its OpenAPI `responses` do not list.
+
+    Each route declares its errors once (`momento.errors.raises` on the operation, read by
+    `problems(...)`); in tests every error answered is checked against that declaration, so
+    the documentation cannot fall behind the code. 5xx answers are the dependency faults any
+    route may give (`dependency_fault`), not part of a route's contract."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not 400 <= exc.status < 500:
+        return False
+    entry = route.responses.get(exc.status) or route.responses.get(str(exc.status)) or {}
+    return f"`{exc.code}`" not in str(entry.get("description", ""))
+
+
+def install_error_handlers(app: FastAPI, *, check_declared: bool = False) -> None:
+    app.state.check_declared = check_declared
+
     async def momento_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, MomentoError)
         return _render(request, exc)
@@ -258,7 +289,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    install_error_handlers(app)
+    install_error_handlers(app, check_declared=services.settings.env == Environment.test)
     install_docs(app)
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")

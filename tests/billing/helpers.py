@@ -21,7 +21,7 @@ import orjson
 
 from momento.analytics.client import DistinctId, FlagValue
 from momento.app import create_app
-from momento.billing import service
+from momento.billing import webhooks as service
 from momento.jobs.queue import run_worker
 from momento.kit.ratelimit import RateLimiter
 from momento.services import Services
@@ -241,7 +241,7 @@ class Billing:
             await self.apply()
 
     async def apply(self) -> int:
-        return await service.apply_pending_events(self.services.db, self.services.settings)
+        return await service.apply_pending_events(self.services)
 
     async def run_jobs(self) -> None:
         """Run the queued jobs with a worker that stops when the queue is empty."""

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from momento.billing import service
+from momento.billing import webhooks as service
 from momento.services import Services
 from tests.billing.helpers import (
     DAY,
@@ -448,10 +448,10 @@ async def test_an_entitlement_that_runs_out_without_a_webhook_is_swept(
         " WHERE user_id = %s RETURNING user_id",
         host.id,
     )
-    assert await service.refresh_expired_entitlements(billing.services.db) == 1
+    assert await service.refresh_expired_entitlements(billing.services) == 1
     assert not await billing.premium(event["id"])
     # Once swept, it is not looked at again.
-    assert await service.refresh_expired_entitlements(billing.services.db) == 0
+    assert await service.refresh_expired_entitlements(billing.services) == 0
 
 
 async def test_transfer_moves_the_entitlement(

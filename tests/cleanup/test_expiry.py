@@ -68,4 +68,4 @@ async def test_the_retention_is_a_setting(svc: Services) -> None:
     svc.settings = svc.settings.model_copy(update={"free_event_retention_days": 2})
     assert await service.expire_free_events(svc) == [event]
     assert await service.expire_free_events(svc) == []
-    assert await service.deleted_events(svc.db) == [event]
+    assert await service.deleted_events(svc) == [event]

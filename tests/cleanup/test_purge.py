@@ -113,7 +113,7 @@ async def test_a_record_whose_photo_is_back_keeps_the_files(svc: Services) -> No
             (photo_id, event, ana.id, f"events/{event}/{photo_id}"),
         )
     assert await purge_records(svc) == {f"events/{event}/{photo_id}/"}
-    result = await service.drain_file_purges(svc.db, svc.storage)
+    result = await service.drain_file_purges(svc)
     assert (result.prefixes, result.files) == (1, 0)
     assert await stored(svc) == files[photo_id]
     assert await purge_records(svc) == set()

@@ -39,12 +39,12 @@ async def test_a_purge_with_s3_cut_off_is_finished_by_a_later_run(
             expected = {f"events/{event}/{photo}/" for photo in files} | {f"events/{event}/"}
             assert await purge_records(svc) == expected
             with pytest.raises(StorageDown):  # the queued job's retry, still cut off
-                await service.drain_file_purges(svc.db, svc.storage)
+                await service.drain_file_purges(svc)
             assert await purge_records(svc) == expected
 
             proxy.restore()
             assert len(await stored(svc)) == 6  # nothing was lost meanwhile
-            result = await service.drain_file_purges(svc.db, svc.storage)
+            result = await service.drain_file_purges(svc)
             assert (result.prefixes, result.files) == (3, 6)
             assert await purge_records(svc) == set()
             assert await stored(svc) == set()

@@ -11,14 +11,13 @@ from __future__ import annotations
 import procrastinate
 from procrastinate import Blueprint, JobContext
 
-from momento.billing import service
+from momento.billing import webhooks
 from momento.jobs.context import services_of
 
 blueprint = Blueprint()
 
-APPLY = "billing:apply_revenuecat_events"
 
-
+# Deferred by name: webhooks.APPLY.
 @blueprint.task(
     name="apply_revenuecat_events",
     queue="billing",
@@ -29,7 +28,7 @@ APPLY = "billing:apply_revenuecat_events"
 async def apply_revenuecat_events(context: JobContext) -> int:
     """Apply the stored RevenueCat events not yet processed, oldest event first."""
     services = services_of(context)
-    return await service.apply_pending_events(services.db, services.settings)
+    return await webhooks.apply_pending_events(services)
 
 
 @blueprint.periodic(cron="* * * * *", periodic_id="billing_sweep")
@@ -37,4 +36,4 @@ async def apply_revenuecat_events(context: JobContext) -> int:
 async def sweep(context: JobContext, timestamp: int) -> int:
     """Apply pending events and end the premium of entitlements that expired meanwhile."""
     services = services_of(context)
-    return await service.apply_pending_events(services.db, services.settings)
+    return await webhooks.apply_pending_events(services)

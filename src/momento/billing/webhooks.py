@@ -1,6 +1,6 @@
-"""Premium: stored RevenueCat webhooks applied in order, and purchases verified over REST.
+"""Premium from RevenueCat's webhooks: stored, then applied in order by a job.
 
-Webhooks (`store_webhook`, then `apply_pending_events`): a delivery is stored by its event id
+Webhooks (`receive_webhook`, then `apply_pending_events`): a delivery is stored by its event id
 and answered at once; applying it is a job. The job takes the stored events not yet processed
 in event_timestamp_ms order under one advisory lock (two workers never apply at once), and
 applies each in its own savepoint, so one bad event is marked failed without holding up the
@@ -23,41 +23,41 @@ Each purchase and entitlement remembers the timestamp of the last event applied 
 that is not newer is "stale" and changes nothing. Users are matched by app_user_id,
 original_app_user_id and aliases (the app configures RevenueCat with the Momento user id).
 
-Verification (`verify_purchase`): the creator sends the store transaction id; RevenueCat's
-`GET /v1/subscribers/{user id}` must list it under a configured premium product, unrefunded,
-and it must not be tied to another event. Then the purchase is recorded and the event refreshed
-in one transaction. Every change of events.is_premium goes through the SQL functions of 0009.
+Verification of a purchase by the app is `momento.billing.purchases`.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
+import orjson
+from procrastinate.exceptions import AlreadyEnqueued
 from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 
 from momento import logs
 from momento.billing.errors import (
-    BillingNotConfigured,
-    BillingUnavailable,
-    PurchaseAlreadyUsed,
-    PurchaseNotFound,
-    PurchaseRefunded,
+    InvalidWebhook,
+    WebhookNotConfigured,
+    WebhookUnauthorized,
 )
-from momento.billing.revenuecat import RevenueCat, RevenueCatUnavailable
-from momento.billing.schemas import WebhookBody
+from momento.billing.schemas import WebhookBody, has_nul
 from momento.config import Settings
 from momento.db import Database
-from momento.db.pool import Claims, Conn
-from momento.errors import MomentoError
-from momento.events import service as events_service
-from momento.events.errors import EventNotFound, NotEventCreator
-from momento.events.schemas import Event
+from momento.db.pool import Conn
+from momento.errors import raises
+
+if TYPE_CHECKING:
+    from momento.services import Services
 
 log = logs.get("momento.billing")
+
+# The job that applies stored events (momento.billing.tasks).
+APPLY = "billing:apply_revenuecat_events"
 
 # Serialises appliers across processes ("billing" in ASCII).
 APPLY_LOCK_ID = 0x62696C6C696E67
@@ -164,31 +164,6 @@ REFRESH_EVENT: LiteralString = "SELECT private.refresh_event_premium(%(id)s) AS 
 REFRESH_CREATOR: LiteralString = "SELECT private.refresh_creator_premium(%(user_id)s) AS n"
 REFRESH_EXPIRED: LiteralString = "SELECT private.refresh_expired_entitlements() AS n"
 
-PURCHASE: LiteralString = """
-SELECT transaction_id, event_id, refunded_at FROM momento.premium_purchases
-WHERE transaction_id = %(tx)s
-"""
-
-# A verified transaction: tied to this event unless it already serves one or was refunded
-# (ON CONFLICT locks the existing row either way, so two racing events cannot both get it).
-ATTACH_PURCHASE: LiteralString = """
-INSERT INTO momento.premium_purchases AS p (transaction_id, event_id, user_id, app_user_id,
-  product_id, purchased_at, price, currency, source)
-VALUES (%(tx)s, %(event_id)s, %(user_id)s, %(app_user_id)s, %(product)s, %(purchased_at)s,
-  %(price)s, %(currency)s, 'verify')
-ON CONFLICT (transaction_id) DO UPDATE SET
-  event_id = EXCLUDED.event_id,
-  user_id = EXCLUDED.user_id,
-  app_user_id = EXCLUDED.app_user_id,
-  purchased_at = coalesce(p.purchased_at, EXCLUDED.purchased_at),
-  price = coalesce(p.price, EXCLUDED.price),
-  currency = coalesce(p.currency, EXCLUDED.currency),
-  updated_at = now()
-WHERE p.event_id IS NULL AND p.refunded_at IS NULL
-RETURNING p.event_id, p.price, p.currency, p.product_id
-"""
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -258,7 +233,46 @@ def _combine(outcomes: list[str]) -> str:
 # --- webhooks: storing --------------------------------------------------------------------
 
 
-async def store_webhook(db: Database, raw: Mapping[str, Any], body: WebhookBody) -> bool:
+@raises(WebhookNotConfigured, WebhookUnauthorized, InvalidWebhook)
+async def receive_webhook(services: Services, authorization: str | None, raw_body: bytes) -> None:
+    """Store a RevenueCat delivery (once per event id) and hand it to the applying job.
+
+    `authorization` must be the value configured in REVENUECAT_WEBHOOK_AUTH, compared in
+    constant time; the body must be a RevenueCat event."""
+    expected = services.settings.revenuecat_webhook_auth
+    if not expected:
+        raise WebhookNotConfigured()
+    # Starlette decodes headers as latin-1: encoding back gives the bytes that were sent.
+    sent = authorization.encode("latin-1") if authorization is not None else b""
+    if not hmac.compare_digest(sent, expected.encode()):
+        raise WebhookUnauthorized()
+    raw, body = _parse_webhook(raw_body)
+    stored = await _store_webhook(services.db, raw, body)
+    log.info(
+        "revenuecat webhook", event_id=body.event.id, type=body.event.type, duplicate=not stored
+    )
+    if stored:
+        await _schedule_apply(services)
+
+
+def _parse_webhook(raw_body: bytes) -> tuple[dict[str, Any], WebhookBody]:
+    try:
+        raw = orjson.loads(raw_body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidWebhook("The body is not valid JSON.") from exc
+    if not isinstance(raw, dict):
+        raise InvalidWebhook("The body must be a JSON object with an `event`.")
+    if has_nul(raw):
+        raise InvalidWebhook("The body contains a NUL character.")
+    try:
+        body = WebhookBody.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
+        raise InvalidWebhook(f"Not a RevenueCat event: {fields}.") from exc
+    return raw, body
+
+
+async def _store_webhook(db: Database, raw: Mapping[str, Any], body: WebhookBody) -> bool:
     """Keep a delivery by its event id; False when that event was stored before."""
     ev = body.event
     async with db.privileged() as conn:
@@ -276,6 +290,17 @@ async def store_webhook(db: Database, raw: Mapping[str, Any], body: WebhookBody)
 
 
 # --- webhooks: applying -------------------------------------------------------------------
+
+
+async def _schedule_apply(services: Services) -> None:
+    """Hand the stored events to the queue's job (one waiting job serves a burst)."""
+    try:
+        await services.jobs.tasks[APPLY].defer_async()
+    except AlreadyEnqueued:
+        pass  # a job that has not started yet will see this event too
+    except Exception:
+        # Stored all the same: the periodic sweep (billing:sweep) applies it.
+        log.exception("could not defer the revenuecat job; the sweep will apply the event")
 
 
 async def _apply_purchase(
@@ -457,7 +482,7 @@ async def _apply_rows(conn: Conn, settings: Settings, rows: list[Any]) -> None:
         log.info("revenuecat event applied", event_id=row["id"], type=row["type"], outcome=outcome)
 
 
-async def apply_pending_events(db: Database, settings: Settings) -> int:
+async def apply_pending_events(services: Services) -> int:
     """Apply every stored event not yet processed, oldest event first; returns how many.
 
     Idempotent and safe to run from several workers at once (they take turns). Also refreshes
@@ -465,11 +490,11 @@ async def apply_pending_events(db: Database, settings: Settings) -> int:
     """
     done = 0
     while True:
-        async with db.privileged() as conn:
+        async with services.db.privileged() as conn:
             await conn.execute(LOCK_APPLIER, {"lock": APPLY_LOCK_ID})
             cur = await conn.execute(PENDING_EVENTS, {"limit": BATCH})
             rows = await cur.fetchall()
-            await _apply_rows(conn, settings, rows)
+            await _apply_rows(conn, services.settings, rows)
             if len(rows) < BATCH:
                 await conn.execute(REFRESH_EXPIRED)
         done += len(rows)
@@ -477,141 +502,10 @@ async def apply_pending_events(db: Database, settings: Settings) -> int:
             return done
 
 
-async def apply_event(db: Database, settings: Settings, event_id: str) -> str | None:
-    """Apply one stored event if it is still pending; returns its outcome (None: nothing to
-    do). Order does not matter for correctness: the timestamps decide."""
-    async with db.privileged() as conn:
-        await conn.execute(LOCK_APPLIER, {"lock": APPLY_LOCK_ID})
-        cur = await conn.execute(ONE_EVENT, {"id": event_id})
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        await _apply_rows(conn, settings, [row])
-    async with db.privileged() as conn:
-        cur = await conn.execute(
-            "SELECT outcome FROM momento.revenuecat_events WHERE id = %(id)s", {"id": event_id}
-        )
-        done = await cur.fetchone()
-    return None if done is None else str(done["outcome"])
-
-
-async def refresh_expired_entitlements(db: Database) -> int:
+async def refresh_expired_entitlements(services: Services) -> int:
     """Events of host entitlements whose expires_at passed lose premium (run periodically:
     RevenueCat's EXPIRATION webhook may come late or not at all)."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(REFRESH_EXPIRED)
         row = await cur.fetchone()
     return int(row["n"]) if row is not None else 0
-
-
-# --- verification -------------------------------------------------------------------------
-
-
-async def _check_creator(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
-    rows = await db.user_fetch(claims, events_service.EVENT_ROLE, {"id": event_id})
-    if not rows:
-        raise EventNotFound()
-    if not rows[0]["is_creator"]:
-        raise NotEventCreator()
-
-
-def _refusal(row: Mapping[str, Any], event_id: uuid.UUID) -> MomentoError | None:
-    """Why a recorded transaction cannot serve this event (None: it already does)."""
-    if row["event_id"] is not None and row["event_id"] != event_id:
-        return PurchaseAlreadyUsed()
-    if row["refunded_at"] is not None:
-        return PurchaseRefunded()
-    if row["event_id"] == event_id:
-        return None
-    return PurchaseNotFound()  # pragma: no cover - an unattached, unrefunded row is attachable
-
-
-@dataclass(frozen=True)
-class Verified:
-    """What a verification did, for the caller to report (price: USD, when known)."""
-
-    event: Event
-    newly: bool
-    price: float | None = None
-    currency: str | None = None
-    product_id: str | None = None
-
-
-async def verify_purchase(
-    db: Database,
-    settings: Settings,
-    claims: Claims,
-    user_id: uuid.UUID,
-    event_id: uuid.UUID,
-    transaction_id: str,
-) -> Verified:
-    """Make the event premium with a purchase RevenueCat confirms (creator only)."""
-    await _check_creator(db, claims, event_id)
-    if not settings.revenuecat_api_key:
-        raise BillingNotConfigured()
-    async with db.privileged() as conn:
-        cur = await conn.execute(PURCHASE, {"tx": transaction_id})
-        known = await cur.fetchone()
-    if known is not None and (known["event_id"] is not None or known["refunded_at"] is not None):
-        refusal = _refusal(known, event_id)
-        if refusal is not None:
-            raise refusal
-        return Verified(await events_service.get_event(db, claims, event_id), newly=False)
-
-    try:
-        async with RevenueCat(
-            settings.revenuecat_api_url,
-            settings.revenuecat_api_key,
-            timeout=settings.revenuecat_timeout,
-        ) as rc:
-            subscriber = await rc.subscriber(str(user_id))
-    except RevenueCatUnavailable as exc:
-        raise BillingUnavailable() from exc
-    found = subscriber.transaction(transaction_id, settings.premium_product_ids)
-    if found is None:
-        raise PurchaseNotFound()
-    if found.refunded_at is not None:
-        raise PurchaseRefunded()
-
-    async with db.privileged() as conn:
-        cur = await conn.execute(
-            ATTACH_PURCHASE,
-            {
-                "tx": transaction_id,
-                "event_id": event_id,
-                "user_id": user_id,
-                "app_user_id": str(user_id),
-                "product": found.product_id,
-                "purchased_at": found.purchase_date,
-                "price": found.price,
-                "currency": found.currency,
-            },
-        )
-        attached = await cur.fetchone()
-        if attached is None:
-            # Another request or a refund webhook got there first.
-            cur = await conn.execute(PURCHASE, {"tx": transaction_id})
-            current = await cur.fetchone()
-            assert current is not None
-            refusal = _refusal(current, event_id)
-            if refusal is not None:
-                raise refusal
-        else:
-            await conn.execute(REFRESH_EVENT, {"id": event_id})
-    log.info(
-        "event premium verified",
-        event_id=str(event_id),
-        transaction_id=transaction_id,
-        new=attached is not None,
-    )
-    event = await events_service.get_event(db, claims, event_id)
-    if attached is None:
-        return Verified(event, newly=False)
-    price = attached["price"]
-    return Verified(
-        event,
-        newly=True,
-        price=float(price) if price is not None else None,
-        currency=attached["currency"],
-        product_id=attached["product_id"],
-    )

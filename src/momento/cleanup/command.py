@@ -26,12 +26,12 @@ async def run(services: Services, *, dry_run: bool, orphans: bool) -> None:
         return
     expired = await service.expire_free_events(services)
     purged = service.PurgeResult()
-    for event_id in await service.deleted_events(services.db):
-        purged.add(await service.delete_event_rows(services.db, event_id))
-    queued = await service.pending_purges(services.db)
+    for event_id in await service.deleted_events(services):
+        purged.add(await service.delete_event_rows(services, event_id))
+    queued = await service.pending_purges(services)
     with _stderr_bar(queued, "removing files") as bar:
         drained = await service.drain_file_purges(
-            services.db, services.storage, progress=lambda _prefix, _files: bar.update(1)
+            services, progress=lambda _prefix, _files: bar.update(1)
         )
     purged.add(drained)
     click.echo(f"soft-deleted {len(expired)} free event(s)")

@@ -210,9 +210,9 @@ async def expire_free_events(services: Services) -> list[uuid.UUID]:
     return ids
 
 
-async def deleted_events(db: Database) -> list[uuid.UUID]:
+async def deleted_events(services: Services) -> list[uuid.UUID]:
     """Soft-deleted events still waiting for their hard delete."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(LIST_DELETED)
         return [row["id"] for row in await cur.fetchall()]
 
@@ -220,9 +220,9 @@ async def deleted_events(db: Database) -> list[uuid.UUID]:
 # --- the hard delete ----------------------------------------------------------------------
 
 
-async def delete_event_rows(db: Database, event_id: uuid.UUID) -> PurgeResult:
+async def delete_event_rows(services: Services, event_id: uuid.UUID) -> PurgeResult:
     """Step 1: delete a soft-deleted event's rows, its files recorded for removal (0011)."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(COUNT_EVENT_PHOTOS, {"event": event_id})
         counted = await cur.fetchone()
         cur = await conn.execute(DELETE_EVENT_ROWS, {"event": event_id})
@@ -234,8 +234,7 @@ async def delete_event_rows(db: Database, event_id: uuid.UUID) -> PurgeResult:
 
 
 async def drain_file_purges(
-    db: Database,
-    storage: Storage,
+    services: Services,
     *,
     event_id: uuid.UUID | None = None,
     progress: Progress | None = None,
@@ -247,13 +246,13 @@ async def drain_file_purges(
     """
     result = PurgeResult()
     while True:
-        async with db.privileged() as conn:
+        async with services.db.privileged() as conn:
             cur = await conn.execute(CLAIM_PURGE, {"event": event_id})
             claimed = await cur.fetchone()
             if claimed is None:
                 return result
             prefix: str = claimed["prefix"]
-            removed = 0 if claimed["live"] else await storage.delete_prefix(prefix)
+            removed = 0 if claimed["live"] else await services.storage.delete_prefix(prefix)
             await conn.execute(DELETE_PURGE, {"prefix": prefix})
         result.prefixes += 1
         result.files += removed
@@ -268,10 +267,8 @@ async def purge_event(
 
     Resumable at every point: run it again after a crash and it finishes the work.
     """
-    result = await delete_event_rows(services.db, event_id)
-    result.add(
-        await drain_file_purges(services.db, services.storage, event_id=event_id, progress=progress)
-    )
+    result = await delete_event_rows(services, event_id)
+    result.add(await drain_file_purges(services, event_id=event_id, progress=progress))
     if result.events or result.prefixes:
         log.info(
             "event purged",
@@ -283,9 +280,9 @@ async def purge_event(
     return result
 
 
-async def pending_purges(db: Database, event_id: uuid.UUID | None = None) -> int:
+async def pending_purges(services: Services, event_id: uuid.UUID | None = None) -> int:
     """Purge records not yet done (of one event, or all)."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(COUNT_PURGES, {"event": event_id})
         row = await cur.fetchone()
     assert row is not None
@@ -425,7 +422,7 @@ async def sweep_orphans(
 ) -> SweepResult:
     """The hourly sweep: purge records left behind, expired uploads, orphan files."""
     result = SweepResult()
-    result.purged = await drain_file_purges(services.db, services.storage, progress=progress)
+    result.purged = await drain_file_purges(services, progress=progress)
     result.expired_photos, result.expired_files = await expire_pending_uploads(
         services, progress=progress
     )

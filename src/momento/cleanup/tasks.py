@@ -50,7 +50,7 @@ async def expire_free_events(context: JobContext, timestamp: int) -> int:
     crash between the two steps loses nothing). Returns how many events were soft-deleted."""
     services = services_of(context)
     expired = await service.expire_free_events(services)
-    for event_id in await service.deleted_events(services.db):
+    for event_id in await service.deleted_events(services):
         await defer_purge(context.app, event_id)
     return len(expired)
 
@@ -73,7 +73,7 @@ async def purge_files(context: JobContext) -> int:
     """Remove the files of every purge record (queued by the triggers of migration 0011 when
     photo or event rows are deleted: account deletion, photo deletion). Returns the files."""
     services = services_of(context)
-    result = await service.drain_file_purges(services.db, services.storage)
+    result = await service.drain_file_purges(services)
     return result.files
 
 

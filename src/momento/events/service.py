@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, LiteralString
 
-import procrastinate
 from psycopg import errors
 
-from momento.db import Database
-from momento.db.pool import RELEASE_LOCKED, Claims, Conn
-from momento.errors import Conflict
+from momento.analytics import events as analytics_events
+from momento.db.pool import RELEASE_LOCKED, Conn
+from momento.errors import Conflict, RateLimited, raises
 from momento.events.errors import (
     CreatorCannotLeave,
     EventNotFound,
@@ -29,6 +28,7 @@ from momento.events.errors import (
     ReleaseLocked,
 )
 from momento.events.schemas import Event, EventCreate, EventUpdate, Member
+from momento.identity import CurrentUser
 from momento.profiles.errors import UserNotFound
 from momento.reveal import scheduling as reveal_scheduling
 
@@ -168,26 +168,28 @@ async def _refusal(conn: Conn, event_id: uuid.UUID) -> EventNotFound | NotEventC
     return NotEventCreator()
 
 
-async def list_events(db: Database, claims: Claims) -> list[Event]:
-    rows = await db.user_fetch(claims, LIST_EVENTS, ())
+@raises()
+async def list_events(services: Services, user: CurrentUser) -> list[Event]:
+    rows = await services.db.user_fetch(user.claims, LIST_EVENTS, ())
     return [Event.model_validate(r) for r in rows]
 
 
-async def get_event(db: Database, claims: Claims, event_id: uuid.UUID) -> Event:
-    rows = await db.user_fetch(claims, GET_EVENT, {"id": event_id})
+@raises(EventNotFound)
+async def get_event(services: Services, user: CurrentUser, event_id: uuid.UUID) -> Event:
+    rows = await services.db.user_fetch(user.claims, GET_EVENT, {"id": event_id})
     if not rows:
         raise EventNotFound()
     return Event.model_validate(rows[0])
 
 
-async def create_event(
-    db: Database, claims: Claims, body: EventCreate, *, jobs: procrastinate.App | None = None
-) -> Event:
-    """Create the event; with `jobs`, its reveal is scheduled once the insert committed."""
+@raises(UserNotFound, ReleaseBeforeStart, Conflict)
+async def create_event(services: Services, user: CurrentUser, body: EventCreate) -> Event:
+    """Create the event; once the insert committed, its reveal is scheduled and the
+    `event_created` analytics event sent."""
     if body.release_at <= body.starts_at:
         raise ReleaseBeforeStart()
     params = body.model_dump()
-    async with db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         row: dict[str, Any] | None = None
         for attempt in range(1, JOIN_CODE_ATTEMPTS + 1):
             try:
@@ -205,23 +207,22 @@ async def create_event(
                     raise Conflict("Could not allocate a join code; try again.") from exc
     assert row is not None
     event = Event.model_validate(row)
-    await reveal_scheduling.reveal_changed(jobs, event.id, event.release_at)
+    await reveal_scheduling.reveal_changed(services.jobs, event.id, event.release_at)
+    analytics_events.event_created(
+        services.analytics, user.id, event_id=event.id, is_premium=event.is_premium
+    )
     return event
 
 
+@raises(EventNotFound, NotEventCreator, ReleaseLocked, ReleaseBeforeStart, UserNotFound)
 async def update_event(
-    db: Database,
-    claims: Claims,
-    event_id: uuid.UUID,
-    body: EventUpdate,
-    *,
-    jobs: procrastinate.App | None = None,
+    services: Services, user: CurrentUser, event_id: uuid.UUID, body: EventUpdate
 ) -> Event:
-    """Change the event; with `jobs`, a new release_at moves its reveal job (after commit)."""
+    """Change the event; a new release_at moves its reveal job (after commit)."""
     if body.starts_at is not None and body.release_at is not None:
         if body.release_at <= body.starts_at:
             raise ReleaseBeforeStart()
-    async with db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         with _event_errors():
             cur = await conn.execute(UPDATE_EVENT, {"id": event_id, **body.changes()})
             row = await cur.fetchone()
@@ -229,34 +230,37 @@ async def update_event(
             raise await _refusal(conn, event_id)
     event = Event.model_validate(row)
     if "release_at" in body.model_fields_set:
-        await reveal_scheduling.reveal_changed(jobs, event.id, event.release_at)
+        await reveal_scheduling.reveal_changed(services.jobs, event.id, event.release_at)
     return event
 
 
-async def delete_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
-    async with db.as_user(claims) as conn:
+@raises(EventNotFound, NotEventCreator)
+async def delete_event(services: Services, user: CurrentUser, event_id: uuid.UUID) -> None:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(DELETE_EVENT, {"id": event_id})
         row = await cur.fetchone()
         if row is None or not row["deleted"]:
             raise await _refusal(conn, event_id)
 
 
+@raises(RateLimited, JoinCodeInvalid, UserNotFound)
 async def join_event(
-    services: Services, claims: Claims, user_id: uuid.UUID, ip: str, join_code: str
+    services: Services, user: CurrentUser, ip: str, join_code: str
 ) -> tuple[Event, bool]:
-    """Join by code; returns the event and whether this call added the membership."""
+    """Join by code; returns the event and whether this call added the membership (then,
+    after commit, the members are told and `user_joined_event` is sent)."""
     settings = services.settings
     await services.limiter.hit(
         [
             (f"join:ip:{ip}", settings.rate_limit_join_per_ip),
-            (f"join:user:{user_id}", settings.rate_limit_join_per_account),
+            (f"join:user:{user.id}", settings.rate_limit_join_per_account),
         ],
         "Too many join attempts; try again later.",
     )
     code = join_code.strip().upper()
     if not _JOIN_CODE.fullmatch(code):
         raise JoinCodeInvalid()
-    async with services.db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         with _event_errors():
             cur = await conn.execute(JOIN_EVENT, {"code": code})
             joined = await cur.fetchone()
@@ -267,13 +271,16 @@ async def join_event(
         row = await cur.fetchone()
     if row is None:  # pragma: no cover - the caller is a member now
         raise JoinCodeInvalid()
+    event = Event.model_validate(row)
     if joined["joined"]:
-        await reveal_scheduling.member_joined(services.jobs, joined["event_id"], user_id)
-    return Event.model_validate(row), bool(joined["joined"])
+        await reveal_scheduling.member_joined(services.jobs, event.id, user.id)
+        analytics_events.user_joined_event(services.analytics, user.id, event_id=event.id)
+    return event, bool(joined["joined"])
 
 
-async def leave_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None:
-    async with db.as_user(claims) as conn:
+@raises(EventNotFound, CreatorCannotLeave)
+async def leave_event(services: Services, user: CurrentUser, event_id: uuid.UUID) -> None:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(LEAVE_EVENT, {"id": event_id})
         if await cur.fetchone() is None:
             cur = await conn.execute(EVENT_ROLE, {"id": event_id})
@@ -284,8 +291,9 @@ async def leave_event(db: Database, claims: Claims, event_id: uuid.UUID) -> None
             raise EventNotFound()
 
 
-async def list_members(db: Database, claims: Claims, event_id: uuid.UUID) -> list[Member]:
-    rows = await db.user_fetch(claims, LIST_MEMBERS, {"id": event_id})
+@raises(EventNotFound)
+async def list_members(services: Services, user: CurrentUser, event_id: uuid.UUID) -> list[Member]:
+    rows = await services.db.user_fetch(user.claims, LIST_MEMBERS, {"id": event_id})
     if not rows:
         raise EventNotFound()
     return [Member.model_validate(r) for r in rows]

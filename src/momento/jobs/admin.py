@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
-from momento.db import Database
+if TYPE_CHECKING:
+    from momento.services import Services
 
 COUNTS: LiteralString = """
 SELECT CASE WHEN status = 'todo' AND scheduled_at > now() THEN 'scheduled'
@@ -41,8 +42,8 @@ class Summary:
     jobs: dict[str, list[dict[str, Any]]]
 
 
-async def summary(db: Database, limit: int = 20) -> Summary:
-    async with db.privileged() as conn:
+async def summary(services: Services, limit: int = 20) -> Summary:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(COUNTS)
         counts = await cur.fetchall()
         listed: dict[str, list[dict[str, Any]]] = {}

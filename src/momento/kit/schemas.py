@@ -10,7 +10,14 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel
 
-from momento.errors import MomentoError
+from momento.errors import (
+    BadRequest,
+    InvalidToken,
+    MomentoError,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -33,6 +40,14 @@ class Problem(BaseModel):
 
 
 _PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+# What a signed-in route can answer before its operation runs, for `problems(...)`: no token
+# or a bad one; with path or query parameters, one that does not parse; with a body, one that
+# is not JSON, is invalid or is too large.
+SIGNED_IN: tuple[type[MomentoError], ...] = (Unauthorized, InvalidToken)
+WITH_PARAMS = (*SIGNED_IN, ValidationFailed)
+WITH_BODY = (*WITH_PARAMS, BadRequest, PayloadTooLarge)
 
 
 def problems(*errors: type[MomentoError]) -> dict[int | str, dict[str, Any]]:

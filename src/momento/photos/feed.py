@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, LiteralString
 import orjson
 from psycopg.rows import DictRow
 
-from momento.db.pool import Claims
+from momento.errors import raises
 from momento.events.errors import EventNotFound
+from momento.identity import CurrentUser
 from momento.photos.errors import InvalidCursor
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
 from momento.storage import Storage
@@ -155,12 +156,13 @@ def _page(
     return items, next_cursor
 
 
+@raises(EventNotFound, InvalidCursor)
 async def feed_page(
-    services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
+    services: Services, user: CurrentUser, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
     after_ts, after_id = decode_cursor(cursor) if cursor else (FIRST_TS, FIRST_ID)
     rows = await services.db.user_call(
-        claims,
+        user.claims,
         FEED,
         {"event": event_id, "after_ts": after_ts, "after_id": after_id, "limit": limit + 1},
     )
@@ -177,12 +179,13 @@ async def feed_page(
     )
 
 
+@raises(EventNotFound, InvalidCursor)
 async def liked_page(
-    services: Services, claims: Claims, event_id: uuid.UUID, limit: int, cursor: str | None
+    services: Services, user: CurrentUser, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
     before_ts, before_id = decode_cursor(cursor) if cursor else (LAST_TS, LAST_ID)
     rows = await services.db.user_call(
-        claims,
+        user.claims,
         LIKED,
         {"event": event_id, "before_ts": before_ts, "before_id": before_id, "limit": limit + 1},
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
-from momento.db import Database
-from momento.storage import Storage
+if TYPE_CHECKING:
+    from momento.services import Services
 
 LIST_FLAGGED: LiteralString = """
 SELECT p.id, p.event_id, e.name AS event_name, p.username, p.captured_at, p.storage_path,
@@ -59,16 +59,16 @@ class FlaggedPhoto:
     reasons: list[str]
 
 
-async def list_flagged(db: Database, limit: int = 100) -> list[FlaggedPhoto]:
-    async with db.privileged() as conn:
+async def list_flagged(services: Services, limit: int = 100) -> list[FlaggedPhoto]:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(LIST_FLAGGED, {"limit": limit})
         rows = await cur.fetchall()
     return [FlaggedPhoto(**r) for r in rows]
 
 
-async def restore(db: Database, photo_id: uuid.UUID) -> bool:
+async def restore(services: Services, photo_id: uuid.UUID) -> bool:
     """Unflag a photo; False when no flagged photo has that id."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(FLAGGED_EXISTS, {"id": photo_id})
         if await cur.fetchone() is None:
             return False
@@ -76,13 +76,13 @@ async def restore(db: Database, photo_id: uuid.UUID) -> bool:
     return True
 
 
-async def remove(db: Database, storage: Storage, photo_id: uuid.UUID) -> bool:
+async def remove(services: Services, photo_id: uuid.UUID) -> bool:
     """Delete a flagged photo and its files; False when no flagged photo has that id."""
-    async with db.privileged() as conn:
+    async with services.db.privileged() as conn:
         cur = await conn.execute(REMOVE, {"id": photo_id})
         row = await cur.fetchone()
     if row is None:
         return False
     # Row first, files second: a crash between leaves files the orphan sweep removes.
-    await storage.delete_prefix(row["storage_path"] + "/")
+    await services.storage.delete_prefix(row["storage_path"] + "/")
     return True

@@ -26,8 +26,9 @@ from psycopg import errors
 
 from momento import logs
 from momento.analytics import events as analytics_events
-from momento.db.pool import Claims
+from momento.errors import raises
 from momento.events.errors import EventNotFound
+from momento.identity import CurrentUser
 from momento.photos import processing
 from momento.photos.errors import (
     NotPending,
@@ -200,8 +201,17 @@ def _upload_target(services: Services, row: dict[str, Any]) -> UploadTargetOut |
     )
 
 
+@raises(
+    EventNotFound,
+    UnsupportedType,
+    UploadTooLarge,
+    OutsideCaptureWindow,
+    UploadsClosed,
+    PhotoLimitReached,
+    PhotoIdTaken,
+)
 async def create_photo(
-    services: Services, claims: Claims, event_id: uuid.UUID, body: PhotoCreate
+    services: Services, user: CurrentUser, event_id: uuid.UUID, body: PhotoCreate
 ) -> tuple[PhotoUpload, bool]:
     """Create a pending photo (or find the one made by an earlier try); True if created."""
     settings = services.settings
@@ -210,7 +220,7 @@ async def create_photo(
     if body.byte_size > settings.max_upload_bytes:
         raise UploadTooLarge(f"Photos can be at most {settings.max_upload_bytes} bytes.")
     photo_id = body.id or uuid.uuid4()
-    async with services.db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(EVENT_FOR_UPLOAD, {"event": event_id})
         event = await cur.fetchone()
         if event is None:
@@ -288,9 +298,10 @@ async def _fail(
     return PhotoRejected(code, message)
 
 
-async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> Photo:
+@raises(PhotoNotFound, UploadMissing, PhotoRejected, NotPending)
+async def complete_photo(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> Photo:
     """Check and process the uploaded file; the photo becomes `uploaded` or `failed`."""
-    rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+    rows = await services.db.user_fetch(user.claims, OWN_PHOTO, {"id": photo_id})
     if not rows:
         raise PhotoNotFound()
     row = rows[0]
@@ -318,11 +329,11 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
         except TooLarge as exc:
             size = exc.size if exc.size is not None else limit + 1
     if info is None:
-        rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+        rows = await services.db.user_fetch(user.claims, OWN_PHOTO, {"id": photo_id})
         if not rows:
             raise PhotoNotFound()
         if rows[0]["upload_status"] != "pending":  # completed or refused meanwhile
-            return await complete_photo(services, claims, photo_id)
+            return await complete_photo(services, user, photo_id)
         raise UploadMissing()
     if data is None:
         raise await _fail(services, row, "too_large", too_large, size)
@@ -371,7 +382,7 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
             content_type=result.mime,
         )
     await _discard_upload(services, {**row, "upload_status": "uploaded"})
-    rows = await services.db.user_fetch(claims, OWN_PHOTO, {"id": photo_id})
+    rows = await services.db.user_fetch(user.claims, OWN_PHOTO, {"id": photo_id})
     if not rows:  # deleted while we worked
         raise PhotoNotFound()
     if rows[0]["upload_status"] != "uploaded":
@@ -379,9 +390,10 @@ async def complete_photo(services: Services, claims: Claims, photo_id: uuid.UUID
     return _photo(rows[0])
 
 
-async def delete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+@raises(PhotoNotFound)
+async def delete_photo(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> None:
     """Delete one's own photo: the row first, then every stored file."""
-    async with services.db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(DELETE_OWN, {"id": photo_id})
         row = await cur.fetchone()
     if row is None:
@@ -400,8 +412,9 @@ async def delete_photo(services: Services, claims: Claims, photo_id: uuid.UUID) 
         )
 
 
-async def like(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
-    async with services.db.as_user(claims) as conn:
+@raises(PhotoNotFound)
+async def like(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> None:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(VISIBLE, {"id": photo_id})
         if await cur.fetchone() is None:
             raise PhotoNotFound()
@@ -414,11 +427,12 @@ async def like(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
             raise PhotoNotFound() from None
 
 
-async def unlike(services: Services, claims: Claims, photo_id: uuid.UUID) -> None:
+@raises(PhotoNotFound)
+async def unlike(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> None:
     """Remove the caller's like. A like of a photo hidden since can still be removed (the
     policies allow it), so it does not come back if the photo is restored; without a like,
     a photo the caller cannot see is a 404."""
-    async with services.db.as_user(claims) as conn:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(UNLIKE, {"id": photo_id})
         if await cur.fetchone() is not None:
             return
@@ -427,9 +441,10 @@ async def unlike(services: Services, claims: Claims, photo_id: uuid.UUID) -> Non
             raise PhotoNotFound()
 
 
+@raises(PhotoNotFound)
 async def report(
-    services: Services, claims: Claims, photo_id: uuid.UUID, reason: str | None
+    services: Services, user: CurrentUser, photo_id: uuid.UUID, reason: str | None
 ) -> None:
-    rows = await services.db.user_fetch(claims, REPORT, {"id": photo_id, "reason": reason})
+    rows = await services.db.user_fetch(user.claims, REPORT, {"id": photo_id, "reason": reason})
     if not rows or not rows[0]["ok"]:
         raise PhotoNotFound()

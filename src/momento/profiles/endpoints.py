@@ -4,59 +4,63 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from momento.analytics import events as analytics_events
 from momento.deps import ServicesDep, UserDep
-from momento.errors import InvalidToken, PayloadTooLarge, Unauthorized, ValidationFailed
-from momento.kit.schemas import problems, summaries_from_docstrings
+from momento.errors import raised_by
+from momento.kit.schemas import (
+    SIGNED_IN,
+    WITH_BODY,
+    problems,
+    summaries_from_docstrings,
+)
 from momento.profiles import service
-from momento.profiles.errors import UsernameTaken, UserNotFound
 from momento.profiles.schemas import USERNAME_RULES, DeviceToken, Profile, ProfileUpdate, Stats
 
 router = APIRouter(prefix="/me", tags=["profiles"])
 
-# Every route needs a token whose account still exists.
-_AUTH = (Unauthorized, InvalidToken, UserNotFound)
 
-
-@router.get("", response_model=Profile, responses=problems(*_AUTH))
+@router.get(
+    "", response_model=Profile, responses=problems(*SIGNED_IN, *raised_by(service.get_profile))
+)
 async def get_me(services: ServicesDep, user: UserDep) -> Profile:
     """Get my profile."""
-    return await service.get_profile(services.db, user.claims)
+    return await service.get_profile(services, user)
 
 
 @router.patch(
     "",
     response_model=Profile,
-    responses=problems(*_AUTH, UsernameTaken, PayloadTooLarge, ValidationFailed),
+    responses=problems(*WITH_BODY, *raised_by(service.update_profile)),
     description=f"Absent fields stay as they are. Username: {USERNAME_RULES}",
 )
 async def update_me(services: ServicesDep, user: UserDep, body: ProfileUpdate) -> Profile:
     """Update my profile."""
-    return await service.update_profile(services.db, user.claims, body)
+    return await service.update_profile(services, user, body)
 
 
 @router.put(
     "/device-token",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(*_AUTH, PayloadTooLarge, ValidationFailed),
+    responses=problems(*WITH_BODY, *raised_by(service.set_device_token)),
 )
 async def put_device_token(services: ServicesDep, user: UserDep, body: DeviceToken) -> None:
     """Set (or clear) this device's APNs token."""
-    await service.set_device_token(services.db, user.claims, body.token)
+    await service.set_device_token(services, user, body.token)
 
 
-@router.get("/stats", response_model=Stats, responses=problems(*_AUTH))
+@router.get(
+    "/stats", response_model=Stats, responses=problems(*SIGNED_IN, *raised_by(service.get_stats))
+)
 async def get_my_stats(services: ServicesDep, user: UserDep) -> Stats:
     """Get my stats."""
-    return await service.get_stats(services.db, user.claims)
+    return await service.get_stats(services, user)
 
 
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problems(*_AUTH),
+    responses=problems(*SIGNED_IN, *raised_by(service.delete_account)),
     description=(
         "Removes the account and everything that is the user's: profile, sessions, likes,"
         " photos, memberships, and the events they created (with everyone's photos in them)."
@@ -65,8 +69,7 @@ async def get_my_stats(services: ServicesDep, user: UserDep) -> Stats:
 )
 async def delete_me(services: ServicesDep, user: UserDep) -> None:
     """Delete my account."""
-    await service.delete_account(services.db, user.id)
-    analytics_events.account_deleted(services.analytics, user.id)
+    await service.delete_account(services, user)
 
 
 summaries_from_docstrings(router)

@@ -6,15 +6,18 @@ removes rows no user may delete and so runs privileged, for the token's own user
 
 from __future__ import annotations
 
-import uuid
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
 from psycopg import errors
 
-from momento.db import Database
-from momento.db.pool import Claims
+from momento.analytics import events as analytics_events
+from momento.errors import raises
+from momento.identity import CurrentUser
 from momento.profiles.errors import UsernameTaken, UserNotFound
 from momento.profiles.schemas import Profile, ProfileUpdate, Stats
+
+if TYPE_CHECKING:
+    from momento.services import Services
 
 # device_token is deliberately absent: users may write it but not read it (column grants).
 GET_PROFILE: LiteralString = """
@@ -58,15 +61,17 @@ DELETE_ACCOUNT: LiteralString = "SELECT private.delete_account(%(user_id)s) AS d
 _USERNAME_CONSTRAINTS = {"profiles_username_key", "idx_profiles_username_lower"}
 
 
-async def get_profile(db: Database, claims: Claims) -> Profile:
-    rows = await db.user_fetch(claims, GET_PROFILE, ())
+@raises(UserNotFound)
+async def get_profile(services: Services, user: CurrentUser) -> Profile:
+    rows = await services.db.user_fetch(user.claims, GET_PROFILE, ())
     if not rows:
         raise UserNotFound()
     return Profile.model_validate(rows[0])
 
 
-async def update_profile(db: Database, claims: Claims, update: ProfileUpdate) -> Profile:
-    async with db.as_user(claims) as conn:
+@raises(UserNotFound, UsernameTaken)
+async def update_profile(services: Services, user: CurrentUser, update: ProfileUpdate) -> Profile:
+    async with services.db.as_user(user.claims) as conn:
         try:
             cur = await conn.execute(UPDATE_PROFILE, update.changes())
             row = await cur.fetchone()
@@ -79,22 +84,25 @@ async def update_profile(db: Database, claims: Claims, update: ProfileUpdate) ->
     return Profile.model_validate(row)
 
 
-async def set_device_token(db: Database, claims: Claims, token: str | None) -> None:
-    async with db.as_user(claims) as conn:
+@raises(UserNotFound)
+async def set_device_token(services: Services, user: CurrentUser, token: str | None) -> None:
+    async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(SET_DEVICE_TOKEN, {"token": token})
         row = await cur.fetchone()
     if row is None:
         raise UserNotFound()
 
 
-async def get_stats(db: Database, claims: Claims) -> Stats:
-    rows = await db.user_fetch(claims, GET_STATS, ())
+@raises(UserNotFound)
+async def get_stats(services: Services, user: CurrentUser) -> Stats:
+    rows = await services.db.user_fetch(user.claims, GET_STATS, ())
     if not rows:
         raise UserNotFound()
     return Stats.model_validate(rows[0])
 
 
-async def delete_account(db: Database, user_id: uuid.UUID) -> None:
+@raises(UserNotFound)
+async def delete_account(services: Services, user: CurrentUser) -> None:
     """Remove the account and everything that is the user's, in one transaction.
 
     Privileged because it deletes what no user may delete (the account, other members of
@@ -102,8 +110,9 @@ async def delete_account(db: Database, user_id: uuid.UUID) -> None:
     Photo files: the triggers of migration 0011 record every deleted photo's and event's
     files in this same transaction and queue `cleanup:purge_files`, which removes them.
     """
-    async with db.privileged() as conn:
-        cur = await conn.execute(DELETE_ACCOUNT, {"user_id": user_id})
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(DELETE_ACCOUNT, {"user_id": user.id})
         row = await cur.fetchone()
     if row is None or not row["deleted"]:
         raise UserNotFound()
+    analytics_events.account_deleted(services.analytics, user.id)
