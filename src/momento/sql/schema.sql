@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0014 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0015 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -699,31 +699,6 @@ BEGIN
   event_id := target;
   joined := FOUND;
   RETURN NEXT;
-END
-$$;
-
-
---
--- Name: photo_like_counts(uuid[]); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.photo_like_counts(p_photos uuid[]) RETURNS TABLE(photo_id uuid, like_count bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-BEGIN
-  RETURN QUERY
-  SELECT p.id, (SELECT count(*) FROM public.photo_likes l WHERE l.photo_id = p.id)
-  FROM public.photos p
-  WHERE p.id = ANY (p_photos)
-    AND (
-      p.user_id = (SELECT auth.uid())
-      OR (
-        p.upload_status = 'uploaded'
-        AND p.is_flagged IS NOT TRUE
-        AND p.event_id IN (SELECT private.my_revealed_event_ids())
-      )
-    );
 END
 $$;
 
@@ -3079,14 +3054,6 @@ GRANT ALL ON FUNCTION public.event_photo_counts(p_events uuid[]) TO service_role
 
 REVOKE ALL ON FUNCTION public.join_event(p_code text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.join_event(p_code text) TO authenticated;
-
-
---
--- Name: FUNCTION photo_like_counts(p_photos uuid[]); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.photo_like_counts(p_photos uuid[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.photo_like_counts(p_photos uuid[]) TO authenticated;
 
 
 --
