@@ -38,6 +38,12 @@ pytest: $(DEV)
 
 test: lint typecheck pytest
 
+# src/momento/sql/schema.sql, the schema as the migrations leave it (a fresh embedded
+# PostgreSQL, migrated, then pg_dump): run after adding a migration; tests/test_schema.py checks it.
+.PHONY: schema
+schema: $(DEV)
+	$(BIN)/python -m momento.db.snapshot
+
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
 bench: bench-processing bench-reveal bench-push
 

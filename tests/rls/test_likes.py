@@ -1,6 +1,6 @@
 """photo_likes: a user likes, as themselves, only photos they can see; reads and removes only
-their own likes. Counts come from photo_like_counts(), for visible photos only, without
-saying who liked."""
+their own likes. Counts are photos.like_count (migration 0013), read with the photo under the
+photos policy: for visible photos only, without saying who liked."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from psycopg import errors
 from tests.rls.conftest import VISIBLE, Conn, World, add_like, as_role, as_user, fetch
 
 LIKE = "INSERT INTO photo_likes (photo_id, user_id) VALUES (%s, %s) RETURNING photo_id"
-COUNTS = "SELECT photo_id, like_count FROM public.photo_like_counts(%s)"
+COUNTS = "SELECT id AS photo_id, like_count FROM public.photos WHERE id = ANY (%s)"
 
 
 LIKES = {
@@ -184,7 +184,7 @@ async def test_anon_removes_no_like(db: Conn, liked: World) -> None:
         await as_user(db, None, "DELETE FROM photo_likes")
 
 
-# --- photo_like_counts() ----------------------------------------------------------------
+# --- photos.like_count ------------------------------------------------------------------
 
 
 def _counts(rows: list[dict[str, object]]) -> dict[object, object]:
@@ -193,8 +193,8 @@ def _counts(rows: list[dict[str, object]]) -> dict[object, object]:
 
 @pytest.mark.parametrize("user", sorted(VISIBLE))
 async def test_like_counts_cover_visible_photos_only(db: Conn, liked: World, user: str) -> None:
-    """Counts include everyone's likes, but only for the photos the caller can see: the
-    function and the photos policy agree."""
+    """Counts include everyone's likes (dave's too, though he left), but only for the photos
+    the caller can see: the count is read with its photo, under the photos policy."""
     every_photo: list[UUID] = list(liked.photos.values())
     rows = await as_user(db, getattr(liked, user), COUNTS, (every_photo,))
     assert _counts(rows) == {liked.photos[k]: len(LIKES.get(k, ())) for k in VISIBLE[user]}
@@ -205,3 +205,8 @@ async def test_like_counts_of_unknown_ids_are_absent(db: Conn, liked: World) -> 
         db, liked.bob, COUNTS, ([UUID(int=0), liked.photos["after.alice.uploaded"]],)
     )
     assert _counts(rows) == {liked.photos["after.alice.uploaded"]: 2}
+
+
+async def test_anon_reads_no_like_count(db: Conn, liked: World) -> None:
+    with pytest.raises(errors.InsufficientPrivilege):
+        await as_user(db, None, COUNTS, (list(liked.photos.values()),))

@@ -80,7 +80,8 @@ async def test_anon_is_denied_every_table(db: Conn, world: World, table: str) ->
     [
         "SELECT * FROM public.join_event('ABCDEF')",
         "SELECT public.delete_event(gen_random_uuid())",
-        "SELECT * FROM public.photo_like_counts(ARRAY[gen_random_uuid()])",
+        "SELECT * FROM public.event_photo_counts(ARRAY[gen_random_uuid()])",
+        "SELECT public.report_photo(gen_random_uuid(), 'spam')",
         "SELECT * FROM private.my_event_ids()",
     ],
 )
@@ -101,6 +102,34 @@ async def test_anon_can_execute_no_function_of_ours(db: Conn) -> None:
         " AND has_schema_privilege('anon', n.oid, 'USAGE') ORDER BY 1",
     )
     assert [r["fn"] for r in rows] == ["auth.email", "auth.jwt", "auth.role", "auth.uid"]
+
+
+async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
+    """Each is used by the server, a policy or a column default (auth.role(), email() and jwt()
+    are Supabase's identity helpers). A function granted to users is API: one added fails here
+    until it is listed; one no longer used is dropped (as photo_like_counts() was, 0015)."""
+    rows = await fetch(
+        db,
+        "SELECT n.nspname || '.' || p.proname AS fn FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname IN ('public', 'private', 'auth', 'momento')"
+        " AND has_function_privilege('authenticated', p.oid, 'EXECUTE')"
+        " AND has_schema_privilege('authenticated', n.oid, 'USAGE') ORDER BY 1",
+    )
+    assert [r["fn"] for r in rows] == [
+        "auth.email",
+        "auth.jwt",
+        "auth.role",
+        "auth.uid",
+        "private.is_event_creator",
+        "private.my_event_ids",
+        "private.my_revealed_event_ids",
+        "private.new_join_code",
+        "public.delete_event",
+        "public.event_photo_counts",
+        "public.join_event",
+        "public.report_photo",
+    ]
 
 
 @pytest.mark.parametrize("user", ["bob", None])

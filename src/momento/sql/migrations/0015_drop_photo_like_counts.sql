@@ -1,0 +1,22 @@
+-- public.photo_like_counts() goes (0004, rewritten in 0007, "kept for other callers" in 0012).
+--
+-- Since 0013 a photo's like count is the column photos.like_count, read with its photo under
+-- the photos policy: visible exactly when the photo is, which is what the function returned.
+-- No server code calls it any more, yet it stayed granted to `authenticated` with its own
+-- copy of the reveal rule (the photos policy of 0004, written out again in its body). A
+-- second copy of that rule is one that can drift from the policy unnoticed, and a security
+-- definer granted to users is API surface that nothing needs. tests/rls/test_likes.py now
+-- proves the same rule through photos.like_count.
+--
+-- Every other function granted to `authenticated` or `anon` is in use and stays:
+-- private.my_event_ids(), private.my_revealed_event_ids() and private.is_event_creator() by
+-- the policies, private.new_join_code() by the default of events.join_code,
+-- public.join_event(), public.delete_event(), public.report_photo() and
+-- public.event_photo_counts() by the server (the last also by momento.feed_page()), auth.uid()
+-- by the policies and the server. auth.role(), auth.email() and auth.jwt() are not called
+-- today but are Supabase's identity helpers, kept with auth.uid() (0001) so policies written
+-- for Supabase run here unchanged; they read the caller's own claims and hold no rule.
+--
+-- No CASCADE: should anything have come to depend on the function, this fails instead of
+-- taking it along.
+DROP FUNCTION public.photo_like_counts(uuid[]);
