@@ -785,7 +785,7 @@ class AuthService:
             cur = await conn.execute(_USER_BY_ID, (flow["user_id"],))
             user = await cur.fetchone()
             if user is None:
-                raise AuthError(404, "user_not_found", "User not found")
+                raise AuthError(403, "user_not_found", "User not found")
             if user["banned"]:
                 raise AuthError(400, "user_banned", "User is banned")
             kind = flow["authentication_method"]
