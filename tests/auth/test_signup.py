@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from momento.auth import users
 from momento.auth.errors import AuthError
-from momento.auth.service import AuthService, ClientInfo
+from momento.auth.shared import ClientInfo
 from momento.services import Services
 from tests.auth.helpers import API, PASSWORD, TIMESTAMP, add_user, code, scalar
 from tests.conftest import app_for
@@ -179,17 +180,24 @@ async def test_taken_username_is_refused_up_front(
     assert await scalar(services, "SELECT count(*) FROM auth.users") == 1
 
 
-async def test_username_race_is_translated(services: Services) -> None:
+async def test_username_race_is_translated(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two signups passing the check at once: the profile trigger's unique index decides."""
 
-    class Racing(AuthService):
-        async def _check_username_free(self, username: str) -> None:
-            return None
+    async def racing(services: Services, username: str) -> None:
+        return None
 
+    monkeypatch.setattr(users, "_check_username_free", racing)
     await add_user(services, "first@example.com", username="shared")
     with pytest.raises(AuthError) as caught:
-        await Racing(services).signup(
-            "second@example.com", PASSWORD, {"username": "shared"}, None, ClientInfo("127.0.0.1")
+        await users.signup(
+            services,
+            "second@example.com",
+            PASSWORD,
+            {"username": "shared"},
+            None,
+            ClientInfo("127.0.0.1"),
         )
     assert (caught.value.status, caught.value.code) == (422, "username_taken")
     assert await scalar(services, "SELECT count(*) FROM auth.users") == 1

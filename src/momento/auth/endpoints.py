@@ -1,24 +1,34 @@
 """The Supabase Auth (GoTrue) compatible routes, mounted at /auth/v1.
 
-Handlers only parse the request, call `AuthService` and shape the HTTP answer. Bodies are
-parsed here rather than by FastAPI so that malformed ones get GoTrue's codes (`bad_json`,
-`validation_failed`) and members the Supabase clients add on their own are ignored.
+Handlers parse the request, make one call to an auth operation (`sessions`, `users`,
+`links`) and shape the HTTP answer. Bodies are parsed here rather than by FastAPI so that
+malformed ones get GoTrue's codes (`bad_json`, `validation_failed`) and members the Supabase
+clients add on their own are ignored. The errors each route may answer are those its
+operations declare (`momento.errors.raises`), plus the parsing's own.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from momento import __version__
-from momento.auth import pkce
-from momento.auth.errors import AuthError
+from momento.auth import links, pkce, sessions, users
+from momento.auth.errors import (
+    AuthError,
+    BadJson,
+    InvalidCredentials,
+    OtpExpired,
+    OverRequestRateLimit,
+    ValidationFailed,
+)
 from momento.auth.schemas import (
+    GoTrueProblem,
     PasswordGrantBody,
     PkceGrantBody,
     RecoverBody,
@@ -27,12 +37,28 @@ from momento.auth.schemas import (
     UpdateUserBody,
     VerifyBody,
 )
-from momento.auth.service import VERIFY_TYPES, AuthService, ClientInfo, Identity
-from momento.deps import ServicesDep, bearer_token, client_ip
+from momento.auth.shared import ClientInfo, Identity, identify
+from momento.deps import ServicesDep, bearer_token, client_ip, services_of
+from momento.errors import MomentoError, PayloadTooLarge, raised_by
+from momento.kit.schemas import problems
 
 router = APIRouter(tags=["auth"])
 
 Body = TypeVar("Body", bound=BaseModel)
+
+_GOTRUE_PROBLEM = GoTrueProblem.model_json_schema()
+# What reading a JSON body may answer (413 comes from momento.app's BodyLimit).
+_BODY = (BadJson, ValidationFailed, PayloadTooLarge)
+# The routes that read the bearer token themselves (not through momento.deps' UserDep).
+_BEARER: dict[str, Any] = {"security": [{"bearerAuth": []}]}
+
+
+def gotrue_problems(*errors: type[MomentoError]) -> dict[int | str, dict[str, Any]]:
+    """`problems(...)`, with the body in GoTrue's dialect."""
+    out = problems(*errors)
+    for entry in out.values():
+        entry["content"] = {"application/problem+json": {"schema": _GOTRUE_PROBLEM}}
+    return out
 
 
 async def parse_body(request: Request, model: type[Body]) -> Body:
@@ -42,103 +68,151 @@ async def parse_body(request: Request, model: type[Body]) -> Body:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise AuthError(400, "bad_json", "Could not parse request body as JSON") from None
+            raise BadJson() from None
     if not isinstance(data, dict):
-        raise AuthError(400, "bad_json", "The request body must be a JSON object")
+        raise BadJson("The request body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors())
-        raise AuthError(400, "validation_failed", f"Invalid request body: {fields}") from None
+        raise ValidationFailed(f"Invalid request body: {fields}") from None
 
 
 def client_info(request: Request) -> ClientInfo:
     return ClientInfo(client_ip(request), request.headers.get("user-agent"))
 
 
-def identity(service: AuthService, request: Request) -> Identity:
-    return service.identify(bearer_token(request))
+async def get_identity(request: Request) -> Identity:
+    """The verified bearer token, in GoTrue's terms (401 no_authorization, 403 bad_jwt)."""
+    return identify(services_of(request), bearer_token(request))
 
 
-@router.post("/signup", summary="Create an account (email and password)")
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+@router.post(
+    "/signup",
+    summary="Create an account (email and password)",
+    responses=gotrue_problems(*raised_by(users.signup, pkce.challenge_from), *_BODY),
+)
 async def signup(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, SignupBody)
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
-    return await AuthService(services).signup(
-        body.email, body.password, body.data, redirect_to, client_info(request), challenge
+    return await users.signup(
+        services, body.email, body.password, body.data, redirect_to, client_info(request), challenge
     )
 
 
 @router.post(
     "/token",
     summary="Sign in (grant_type=password), refresh (refresh_token) or exchange a code (pkce)",
+    responses=gotrue_problems(
+        *raised_by(sessions.password_grant, sessions.refresh_grant, sessions.pkce_grant),
+        InvalidCredentials,
+        *_BODY,
+    ),
 )
 async def token(
     request: Request, services: ServicesDep, grant_type: str | None = None
 ) -> dict[str, Any]:
-    service = AuthService(services)
     if grant_type == "password":
         pw = await parse_body(request, PasswordGrantBody)
-        return await service.password_grant(pw.email, pw.password, client_info(request))
+        return await sessions.password_grant(services, pw.email, pw.password, client_info(request))
     if grant_type == "refresh_token":
         rt = await parse_body(request, RefreshGrantBody)
-        return await service.refresh_grant(rt.refresh_token, client_info(request))
+        return await sessions.refresh_grant(services, rt.refresh_token, client_info(request))
     if grant_type == "pkce":
         code = await parse_body(request, PkceGrantBody)
-        return await service.pkce_grant(code.auth_code, code.code_verifier, client_info(request))
-    raise AuthError(400, "invalid_credentials", "unsupported_grant_type")
+        return await sessions.pkce_grant(
+            services, code.auth_code, code.code_verifier, client_info(request)
+        )
+    raise InvalidCredentials("unsupported_grant_type")
 
 
-@router.post("/logout", status_code=204, summary="End this session, the others, or all")
-async def logout(request: Request, services: ServicesDep, scope: str | None = None) -> Response:
-    service = AuthService(services)
-    await service.logout(identity(service, request), scope)
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="End this session, the others, or all",
+    responses=gotrue_problems(*raised_by(identify, sessions.logout)),
+    openapi_extra=_BEARER,
+)
+async def logout(services: ServicesDep, who: IdentityDep, scope: str | None = None) -> Response:
+    await sessions.logout(services, who, scope)
     return Response(status_code=204)
 
 
-@router.get("/user", summary="The signed-in user")
-async def get_user(request: Request, services: ServicesDep) -> dict[str, Any]:
-    service = AuthService(services)
-    return await service.get_user(identity(service, request))
+@router.get(
+    "/user",
+    summary="The signed-in user",
+    responses=gotrue_problems(*raised_by(identify, users.get_user)),
+    openapi_extra=_BEARER,
+)
+async def get_user(services: ServicesDep, who: IdentityDep) -> dict[str, Any]:
+    return await users.get_user(services, who)
 
 
-@router.put("/user", summary="Change the signed-in user's password, email or metadata")
+@router.put(
+    "/user",
+    summary="Change the signed-in user's password, email or metadata",
+    responses=gotrue_problems(*raised_by(identify, users.update_user, pkce.challenge_from), *_BODY),
+    openapi_extra=_BEARER,
+)
 async def update_user(
-    request: Request, services: ServicesDep, redirect_to: str | None = None
+    request: Request, services: ServicesDep, who: IdentityDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
-    service = AuthService(services)
-    who = identity(service, request)
     body = await parse_body(request, UpdateUserBody)
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
-    return await service.update_user(
-        who, body.email, body.password, body.data, redirect_to, challenge
+    return await users.update_user(
+        services, who, body.email, body.password, body.data, redirect_to, challenge
     )
 
 
-@router.post("/recover", summary="Mail a password reset link")
+@router.post(
+    "/recover",
+    summary="Mail a password reset link",
+    responses=gotrue_problems(*raised_by(links.recover, pkce.challenge_from), *_BODY),
+)
 async def recover(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, RecoverBody)
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
-    await AuthService(services).recover(body.email, redirect_to, client_info(request), challenge)
+    await links.recover(services, body.email, redirect_to, client_info(request), challenge)
     return {}
 
 
-@router.post("/verify", summary="Exchange a mailed code for a session")
+@router.post(
+    "/verify",
+    summary="Exchange a mailed code for a session",
+    responses=gotrue_problems(*raised_by(links.verify), *_BODY),
+)
 async def verify(request: Request, services: ServicesDep) -> dict[str, Any]:
     body = await parse_body(request, VerifyBody)
-    session, _ = await AuthService(services).verify(
-        body.type, body.email, body.token, body.token_hash, client_info(request)
+    session, _ = await links.verify(
+        services, body.type, body.email, body.token, body.token_hash, client_info(request)
     )
     return session
 
 
+# A followed link answers its errors in the redirect, as GoTrue, except a rate limit.
+_REDIRECTED = [e for e in raised_by(links.verify_link) if e is not OverRequestRateLimit]
+
+
 @router.get(
     "/verify",
+    status_code=303,
     summary="The mailed link: verify, then redirect with the session (or, PKCE, a code)",
+    responses={
+        303: {
+            "description": "To `redirect_to` (if allowed, else the site): the session in the"
+            " fragment, or for a PKCE link `?code=`; a refusal as `error`, `error_code` and"
+            " `error_description`, in the query for a PKCE link, else in the fragment. The"
+            " codes: " + ", ".join(sorted({f"`{e.code}`" for e in _REDIRECTED})) + "."
+        },
+        **gotrue_problems(ValidationFailed, OverRequestRateLimit),
+    },
 )
 async def verify_link(
     request: Request,
@@ -147,22 +221,23 @@ async def verify_link(
     type: str | None = None,
     redirect_to: str | None = None,
 ) -> Response:
-    service = AuthService(services)
-    if not token or type not in VERIFY_TYPES:
-        raise AuthError(400, "validation_failed", "Verify requires a token and a valid type")
-    target = service.redirect_target(redirect_to)
+    if not token or type not in links.VERIFY_TYPES:
+        raise ValidationFailed("Verify requires a token and a valid type")
+    target = links.redirect_target(services.settings, redirect_to)
     # A PKCE app reads what the link answers from the query, an implicit one from the fragment.
     answer = with_query if token.startswith(pkce.PREFIX) else with_fragment
     try:
-        session, kind, code = await service.verify_link(type, token, client_info(request))
+        session, kind, code = await links.verify_link(services, type, token, client_info(request))
+    except OverRequestRateLimit:
+        raise
     except AuthError as exc:
-        if exc.status == 429:
-            raise
         error = {
             "error": "access_denied" if exc.status == 403 else "invalid_request",
             "error_code": exc.code,
             "error_description": (
-                "Email link is invalid or has expired" if exc.code == "otp_expired" else exc.detail
+                "Email link is invalid or has expired"
+                if isinstance(exc, OtpExpired)
+                else exc.detail
             ),
         }
         return RedirectResponse(answer(target, urlencode(error)), status_code=303)

@@ -1,4 +1,12 @@
-"""GoTrue's error dialect for the /auth/v1 routes.
+"""GoTrue's errors, one class per error code, and GoTrue's error dialect for /auth/v1.
+
+Each class carries GoTrue's status and code; its docstring is GoTrue's message, the detail
+when the raiser gives none (and the line OpenAPI shows). `title` is made from the code, as
+GoTrue clients never read it.
+
+`validation_failed` is the one code answered at two statuses, as GoTrue does too: 400 for a
+malformed request (`ValidationFailed`), 422 for a username of the wrong form
+(`InvalidUsername`).
 
 Supabase clients parse auth errors themselves: with `X-Supabase-Api-Version` in the request
 they read `{"code": "<error_code>", "message": ...}` and expect the header echoed; without it,
@@ -14,39 +22,215 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from momento.errors import PROBLEM_JSON, MomentoError
+from momento.errors import PROBLEM_JSON, MomentoError, RateLimited
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION = "2024-01-01"
 
 
 class AuthError(MomentoError):
-    """An authentication error with one of GoTrue's error codes."""
+    """An authentication error with one of GoTrue's error codes (raise a subclass)."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, headers=headers, extra=extra)
-        self._status = status
-        self._code = code
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "title" not in cls.__dict__:
+            cls.title = cls.code.replace("_", " ").capitalize()
 
-    @property
-    def status(self) -> int:  # type: ignore[override]
-        return self._status
 
-    @property
-    def code(self) -> str:  # type: ignore[override]
-        return self._code
+# --- the request ---------------------------------------------------------------------------
 
-    @property
-    def title(self) -> str:  # type: ignore[override]
-        return self._code.replace("_", " ").capitalize()
+
+class BadJson(AuthError):
+    """Could not parse request body as JSON"""
+
+    status = 400
+    code = "bad_json"
+
+
+class ValidationFailed(AuthError):
+    """A required value is missing, or a value is not in the accepted form"""
+
+    status = 400
+    code = "validation_failed"
+
+
+class InvalidUsername(ValidationFailed):
+    """A username is 3 to 30 characters: letters, digits, '_' and '.'."""
+
+    status = 422
+
+
+class OverRequestRateLimit(AuthError, RateLimited):
+    """Request rate limit reached"""
+
+    status = 429
+    code = "over_request_rate_limit"
+
+
+# --- the caller's access token -------------------------------------------------------------
+
+
+class NoAuthorization(AuthError):
+    """This endpoint requires a valid Bearer token"""
+
+    status = 401
+    code = "no_authorization"
+
+
+class BadJwt(AuthError):
+    """invalid JWT: unable to parse or verify signature"""
+
+    status = 403
+    code = "bad_jwt"
+
+
+class UserNotFound(AuthError):
+    """User not found"""
+
+    status = 403
+    code = "user_not_found"
+
+
+class SessionNotFound(AuthError):
+    """Session from session_id claim in JWT does not exist"""
+
+    status = 403
+    code = "session_not_found"
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+class SignupDisabled(AuthError):
+    """Signups not allowed for this instance"""
+
+    status = 422
+    code = "signup_disabled"
+
+
+class UserAlreadyExists(AuthError):
+    """User already registered"""
+
+    status = 422
+    code = "user_already_exists"
+
+
+class UsernameTaken(AuthError):
+    """That username is already taken."""
+
+    # Not GoTrue's: Momento's profiles have unique usernames, chosen at signup.
+    status = 422
+    code = "username_taken"
+
+
+class EmailExists(AuthError):
+    """A user with this email address has already been registered"""
+
+    status = 422
+    code = "email_exists"
+
+
+class WeakPassword(AuthError):
+    """The password is too short"""
+
+    status = 422
+    code = "weak_password"
+
+    def __init__(self, minimum: int) -> None:
+        super().__init__(
+            f"Password should be at least {minimum} characters.",
+            extra={"weak_password": {"reasons": ["length"]}},
+        )
+
+
+class SamePassword(AuthError):
+    """New password should be different from the old password."""
+
+    status = 422
+    code = "same_password"
+
+
+class UserBanned(AuthError):
+    """User is banned"""
+
+    status = 400
+    code = "user_banned"
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+class InvalidCredentials(AuthError):
+    """Invalid login credentials"""
+
+    status = 400
+    code = "invalid_credentials"
+
+
+class EmailNotConfirmed(AuthError):
+    """Email not confirmed"""
+
+    status = 400
+    code = "email_not_confirmed"
+
+
+class RefreshTokenNotFound(AuthError):
+    """Invalid Refresh Token: Refresh Token Not Found"""
+
+    status = 400
+    code = "refresh_token_not_found"
+
+
+class RefreshTokenAlreadyUsed(AuthError):
+    """Invalid Refresh Token: Already Used"""
+
+    status = 400
+    code = "refresh_token_already_used"
+
+
+class SessionExpired(AuthError):
+    """Invalid Refresh Token: Session Expired"""
+
+    status = 400
+    code = "session_expired"
+
+
+# --- mailed codes and PKCE -------------------------------------------------------------------
+
+
+class OtpExpired(AuthError):
+    """Token has expired or is invalid"""
+
+    status = 403
+    code = "otp_expired"
+
+
+class FlowStateNotFound(AuthError):
+    """invalid flow state, no valid flow state found"""
+
+    status = 404
+    code = "flow_state_not_found"
+
+
+class FlowStateExpired(AuthError):
+    """invalid flow state, flow state has expired"""
+
+    status = 403
+    code = "flow_state_expired"
+
+
+class BadCodeVerifier(AuthError):
+    """code challenge does not match previously saved code verifier"""
+
+    status = 403
+    code = "bad_code_verifier"
+
+
+class UnexpectedFailure(AuthError):
+    """Error sending email"""
+
+    status = 500
+    code = "unexpected_failure"
 
 
 def render_gotrue(request: Request, exc: MomentoError) -> Response:

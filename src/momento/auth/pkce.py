@@ -19,8 +19,14 @@ from typing import LiteralString
 
 from psycopg.rows import DictRow
 
-from momento.auth.errors import AuthError
+from momento.auth.errors import (
+    BadCodeVerifier,
+    FlowStateExpired,
+    FlowStateNotFound,
+    ValidationFailed,
+)
 from momento.db.pool import Conn
+from momento.errors import raises
 
 PREFIX = "pkce_"
 # How long an issued code can be exchanged (GoTrue's flow state expiry).
@@ -38,23 +44,18 @@ class Challenge:
     method: str  # "s256" or "plain"
 
 
+@raises(ValidationFailed)
 def challenge_from(code_challenge: str | None, method: str | None) -> Challenge | None:
     """The request's challenge, None without one; 400 when half there or malformed."""
     if not code_challenge and not method:
         return None
     if not code_challenge or not method:
-        raise AuthError(
-            400,
-            "validation_failed",
-            "PKCE flow requires code_challenge_method and code_challenge",
-        )
+        raise ValidationFailed("PKCE flow requires code_challenge_method and code_challenge")
     normalized = method.lower()
     if normalized not in METHODS:
-        raise AuthError(400, "validation_failed", f"Unsupported code_challenge_method {method!r}")
+        raise ValidationFailed(f"Unsupported code_challenge_method {method!r}")
     if not 43 <= len(code_challenge) <= 128:
-        raise AuthError(
-            400, "validation_failed", "code_challenge has to be between 43 and 128 characters"
-        )
+        raise ValidationFailed("code_challenge has to be between 43 and 128 characters")
     return Challenge(code_challenge, normalized)
 
 
@@ -128,12 +129,13 @@ async def remember(
     )
 
 
+@raises(FlowStateNotFound)
 async def issue_code(conn: Conn, user_id: uuid.UUID, token_hash: str) -> uuid.UUID:
     """The link was followed: the code to exchange, valid from now."""
     cur = await conn.execute(_ISSUE, {"user": user_id, "token": token_hash})
     row = await cur.fetchone()
     if row is None:
-        raise AuthError(404, "flow_state_not_found", "No valid flow state found for this link")
+        raise FlowStateNotFound("No valid flow state found for this link")
     code: uuid.UUID = row["auth_code"]
     return code
 
@@ -143,19 +145,16 @@ async def forget(conn: Conn, user_id: uuid.UUID, token_hash: str) -> None:
     await conn.execute(_DROP_OF_LINK, {"user": user_id, "token": token_hash})
 
 
+@raises(ValidationFailed, FlowStateNotFound, FlowStateExpired, BadCodeVerifier)
 async def take(conn: Conn, auth_code: str | None, verifier: str | None) -> DictRow:
     """The flow state of `auth_code`, removed (a code is used once), if `verifier` is the
     one whose challenge it holds and the code has not expired."""
     if not auth_code or not verifier:
-        raise AuthError(
-            400,
-            "validation_failed",
-            "invalid request: both auth code and code verifier should be non-empty",
+        raise ValidationFailed(
+            "invalid request: both auth code and code verifier should be non-empty"
         )
     if not _VERIFIER.match(verifier):
-        raise AuthError(
-            400, "validation_failed", "code_verifier must be 43 to 128 unreserved characters"
-        )
+        raise ValidationFailed("code_verifier must be 43 to 128 unreserved characters")
     try:
         code = uuid.UUID(auth_code)
     except ValueError:
@@ -165,15 +164,9 @@ async def take(conn: Conn, auth_code: str | None, verifier: str | None) -> DictR
         cur = await conn.execute(_TAKE, {"code": code, "ttl": CODE_TTL})
         row = await cur.fetchone()
     if row is None:
-        raise AuthError(
-            404, "flow_state_not_found", "invalid flow state, no valid flow state found"
-        )
+        raise FlowStateNotFound()
     if row["expired"]:
-        raise AuthError(403, "flow_state_expired", "invalid flow state, flow state has expired")
+        raise FlowStateExpired()
     if not matches(row["code_challenge"], row["code_challenge_method"], verifier):
-        raise AuthError(
-            403,
-            "bad_code_verifier",
-            "code challenge does not match previously saved code verifier",
-        )
+        raise BadCodeVerifier()
     return row

@@ -1,8 +1,8 @@
-"""Request bodies of the GoTrue API.
+"""Request bodies of the GoTrue API, and the shape of its errors (for OpenAPI).
 
 Supabase clients add members of their own (`gotrue_meta_security`, ...), so unknown members
-are ignored, never refused. Required-ness is checked by the service, which
-answers with GoTrue's error codes.
+are ignored, never refused. Required-ness is checked by the operations, which answer with
+GoTrue's error codes.
 """
 
 from __future__ import annotations
@@ -58,3 +58,18 @@ class UpdateUserBody(_PkceBody):
     email: str | None = None
     password: str | None = None
     data: dict[str, Any] | None = None
+
+
+class GoTrueProblem(BaseModel):
+    """An auth error: the problem+json members, and GoTrue's. With `X-Supabase-Api-Version` in
+    the request (the Supabase clients send it): `code` (the error code) and `message`, and the
+    header echoed; without: `code` (the status), `error_code` and `msg`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str | int
+    message: str | None = None
+    error_code: str | None = None
+    msg: str | None = None

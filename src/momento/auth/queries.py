@@ -1,0 +1,228 @@
+"""The SQL of the auth operations (tables of schema `auth`, as GoTrue's; see the migrations).
+
+Mailed codes are checked by the verification type's own statement (`VERIFY`): each names the
+token and sent-at columns that type is stored in.
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+# --- users ---------------------------------------------------------------------------------
+
+USER_COLUMNS: LiteralString = """
+  u.id, u.aud, u.role, u.email, u.phone, u.encrypted_password, u.email_confirmed_at,
+  u.invited_at, u.confirmation_sent_at, u.recovery_sent_at, u.email_change,
+  u.email_change_sent_at, u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data,
+  u.created_at, u.updated_at, u.is_anonymous,
+  coalesce(u.banned_until > now(), false) AS banned
+"""
+
+USER_BY_EMAIL: LiteralString = (
+    "SELECT" + USER_COLUMNS + "FROM auth.users u"
+    " WHERE lower(u.email) = lower(%s) AND u.deleted_at IS NULL"
+)
+
+USER_BY_ID: LiteralString = (
+    "SELECT" + USER_COLUMNS + "FROM auth.users u WHERE u.id = %s AND u.deleted_at IS NULL"
+)
+
+USER_WITH_SESSION: LiteralString = (
+    "SELECT"  # noqa: S608 (constants only)
+    + USER_COLUMNS
+    + """, EXISTS (SELECT 1 FROM auth.sessions s WHERE s.id = %(sid)s AND s.user_id = u.id)
+      AS has_session
+FROM auth.users u WHERE u.id = %(uid)s AND u.deleted_at IS NULL"""
+)
+
+USERNAME_TAKEN: LiteralString = "SELECT 1 FROM public.profiles WHERE lower(username) = lower(%s)"
+
+EMAIL_TAKEN: LiteralString = "SELECT 1 FROM auth.users WHERE lower(email) = lower(%s) AND id <> %s"
+
+INSERT_USER: LiteralString = (
+    """
+INSERT INTO auth.users AS u (aud, role, email, encrypted_password, email_confirmed_at,
+  raw_app_meta_data, raw_user_meta_data, confirmation_token, confirmation_sent_at)
+VALUES ('authenticated', 'authenticated', %(email)s, %(password)s,
+  CASE WHEN %(confirmed)s THEN now() END, %(app)s, %(meta)s, %(ctoken)s::text,
+  CASE WHEN %(ctoken)s::text IS NOT NULL THEN now() END)
+RETURNING"""
+    + USER_COLUMNS
+)
+
+CONFIRMATION_RECENT: LiteralString = """
+SELECT coalesce(confirmation_sent_at > now() - make_interval(secs => %s), false) AS recent
+FROM auth.users WHERE id = %s FOR UPDATE
+"""
+
+SET_CONFIRMATION: LiteralString = (
+    "UPDATE auth.users SET confirmation_token = %s, confirmation_sent_at = now(),"
+    " updated_at = now() WHERE id = %s"
+)
+
+UPDATE_USER: LiteralString = (
+    """
+UPDATE auth.users u SET
+  raw_user_meta_data = coalesce(%(meta)s::jsonb, u.raw_user_meta_data),
+  encrypted_password = coalesce(%(password)s::text, u.encrypted_password),
+  recovery_token = CASE WHEN %(password)s::text IS NULL THEN u.recovery_token END,
+  email = coalesce(%(email)s::text, u.email),
+  email_confirmed_at = CASE WHEN %(email)s::text IS NULL THEN u.email_confirmed_at
+                            ELSE now() END,
+  email_change = CASE WHEN %(email)s::text IS NULL
+                 THEN coalesce(%(new_email)s::text, u.email_change) END,
+  email_change_token_new = CASE WHEN %(email)s::text IS NULL
+                           THEN coalesce(%(change_token)s::text, u.email_change_token_new) END,
+  email_change_sent_at = CASE WHEN %(change_token)s::text IS NOT NULL THEN now()
+                         ELSE u.email_change_sent_at END,
+  updated_at = now()
+WHERE u.id = %(uid)s
+RETURNING"""
+    + USER_COLUMNS
+)
+
+# --- sessions and refresh tokens -------------------------------------------------------------
+
+INSERT_SESSION: LiteralString = (
+    "INSERT INTO auth.sessions (user_id, user_agent, ip) VALUES (%s, %s, %s)"
+    " RETURNING id, extract(epoch FROM created_at)::bigint AS started"
+)
+
+INSERT_REFRESH: LiteralString = (
+    "INSERT INTO auth.refresh_tokens (token_hash, user_id, session_id, parent)"
+    " VALUES (%s, %s, %s, %s)"
+)
+
+SIGNED_IN: LiteralString = (
+    "UPDATE auth.users u SET last_sign_in_at = now(), updated_at = now() WHERE u.id = %s"  # noqa: S608
+    " RETURNING" + USER_COLUMNS
+)
+
+REHASH: LiteralString = (
+    "UPDATE auth.users SET encrypted_password = %s WHERE id = %s AND encrypted_password = %s"
+)
+
+REFRESH_LOOKUP: LiteralString = """
+SELECT rt.id, rt.revoked, rt.session_id, rt.user_id,
+  rt.updated_at > now() - make_interval(secs => %(reuse)s) AS within_reuse,
+  rt.created_at < now() - make_interval(secs => %(ttl)s) AS token_expired,
+  coalesce(s.not_after < now(), false) AS session_expired,
+  extract(epoch FROM s.created_at)::bigint AS started
+FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id
+WHERE rt.token_hash = %(hash)s
+FOR UPDATE OF rt
+"""
+
+REVOKE_REFRESH: LiteralString = (
+    "UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE id = %s"
+)
+
+TOUCH_SESSION: LiteralString = (
+    "UPDATE auth.sessions SET refreshed_at = now(), updated_at = now() WHERE id = %s"
+)
+
+DELETE_SESSION: LiteralString = "DELETE FROM auth.sessions WHERE id = %s"
+
+# By logout scope.
+LOGOUT: dict[str, LiteralString] = {
+    "global": "DELETE FROM auth.sessions WHERE user_id = %(uid)s",
+    "local": "DELETE FROM auth.sessions WHERE user_id = %(uid)s AND id = %(sid)s",
+    "others": "DELETE FROM auth.sessions WHERE user_id = %(uid)s AND id <> %(sid)s",
+}
+
+END_OTHER_SESSIONS: LiteralString = "DELETE FROM auth.sessions WHERE user_id = %s AND id <> %s"
+
+# --- mailed codes ----------------------------------------------------------------------------
+
+RECOVER_LOOKUP: LiteralString = """
+SELECT id, email,
+  coalesce(recovery_sent_at > now() - make_interval(secs => %(interval)s), false) AS recent
+FROM auth.users
+WHERE lower(email) = lower(%(email)s) AND deleted_at IS NULL
+FOR UPDATE
+"""
+
+SET_RECOVERY: LiteralString = (
+    "UPDATE auth.users SET recovery_token = %s, recovery_sent_at = now() WHERE id = %s"
+)
+
+# Checking a code: the account whose code of that type has the hash %(hash)s and was sent
+# less than %(ttl)s seconds ago (of the address %(email)s, when the code was typed), locked;
+# then using it (%(id)s): the code cleared, the address confirmed (or, for a change, replaced).
+
+FIND_CONFIRMATION: LiteralString = """
+SELECT id, banned_until > now() AS banned FROM auth.users
+WHERE deleted_at IS NULL
+  AND confirmation_token = %(hash)s
+  AND confirmation_sent_at > now() - make_interval(secs => %(ttl)s)
+  AND (%(email)s::text IS NULL OR lower(email) = %(email)s)
+LIMIT 1 FOR UPDATE
+"""
+
+USE_CONFIRMATION: LiteralString = """
+UPDATE auth.users SET confirmation_token = NULL,
+  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+WHERE id = %(id)s
+"""
+
+FIND_RECOVERY: LiteralString = """
+SELECT id, banned_until > now() AS banned FROM auth.users
+WHERE deleted_at IS NULL
+  AND recovery_token = %(hash)s
+  AND recovery_sent_at > now() - make_interval(secs => %(ttl)s)
+  AND (%(email)s::text IS NULL OR lower(email) = %(email)s)
+LIMIT 1 FOR UPDATE
+"""
+
+USE_RECOVERY: LiteralString = """
+UPDATE auth.users SET recovery_token = NULL,
+  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+WHERE id = %(id)s
+"""
+
+# Type `email`: the code of either mail (the signup confirmation or the sign-in link).
+FIND_EITHER: LiteralString = """
+SELECT id, banned_until > now() AS banned FROM auth.users
+WHERE deleted_at IS NULL
+  AND ((confirmation_token = %(hash)s
+        AND confirmation_sent_at > now() - make_interval(secs => %(ttl)s))
+    OR (recovery_token = %(hash)s
+        AND recovery_sent_at > now() - make_interval(secs => %(ttl)s)))
+  AND (%(email)s::text IS NULL OR lower(email) = %(email)s)
+LIMIT 1 FOR UPDATE
+"""
+
+USE_EITHER: LiteralString = """
+UPDATE auth.users SET
+  confirmation_token = CASE WHEN confirmation_token = %(hash)s THEN NULL
+                       ELSE confirmation_token END,
+  recovery_token = CASE WHEN recovery_token = %(hash)s THEN NULL ELSE recovery_token END,
+  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+WHERE id = %(id)s
+"""
+
+# A typed code of an email change goes with the new address.
+FIND_EMAIL_CHANGE: LiteralString = """
+SELECT id, banned_until > now() AS banned FROM auth.users
+WHERE deleted_at IS NULL
+  AND email_change_token_new = %(hash)s
+  AND email_change_sent_at > now() - make_interval(secs => %(ttl)s)
+  AND (%(email)s::text IS NULL OR lower(email_change) = %(email)s)
+LIMIT 1 FOR UPDATE
+"""
+
+USE_EMAIL_CHANGE: LiteralString = """
+UPDATE auth.users SET email_change_token_new = NULL, email = email_change,
+  email_change = NULL, email_confirmed_at = now(), updated_at = now()
+WHERE id = %(id)s
+"""
+
+# By verification type: (find the account, use its code).
+VERIFY: dict[str, tuple[LiteralString, LiteralString]] = {
+    "signup": (FIND_CONFIRMATION, USE_CONFIRMATION),
+    "invite": (FIND_CONFIRMATION, USE_CONFIRMATION),
+    "recovery": (FIND_RECOVERY, USE_RECOVERY),
+    "magiclink": (FIND_RECOVERY, USE_RECOVERY),
+    "email": (FIND_EITHER, USE_EITHER),
+    "email_change": (FIND_EMAIL_CHANGE, USE_EMAIL_CHANGE),
+}

@@ -1,0 +1,298 @@
+"""Accounts: signing up, and the signed-in user reading and changing theirs (password, email
+address, metadata). A profile comes with each account (the database's trigger makes it from
+the `username` in the metadata).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from psycopg import errors as pg_errors
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from momento import logs
+from momento.auth import passwords, pkce
+from momento.auth import queries as q
+from momento.auth.errors import (
+    AuthError,
+    EmailExists,
+    InvalidUsername,
+    SamePassword,
+    SignupDisabled,
+    UserAlreadyExists,
+    UsernameTaken,
+    ValidationFailed,
+)
+from momento.auth.links import mail_or_fail, verify_url
+from momento.auth.sessions import sign_in
+from momento.auth.shared import (
+    ClientInfo,
+    Identity,
+    check_password,
+    current_user,
+    limit,
+    new_otp,
+    normalize_email,
+    otp_hash,
+)
+from momento.auth.views import user_json
+from momento.errors import raised_by, raises
+
+if TYPE_CHECKING:
+    # For types only: the kernel imports the job queue, which imports the domains' tasks.
+    from momento.services import Services
+
+log = logs.get("momento.auth")
+
+APP_METADATA = {"provider": "email", "providers": ["email"]}
+# The form public.profiles accepts (checked on the ASCII input, before lowering it).
+_USERNAME = re.compile(r"^[A-Za-z0-9_.]{3,30}$")
+
+
+@raises(
+    SignupDisabled,
+    *raised_by(limit, normalize_email, check_password),
+    InvalidUsername,
+    UserAlreadyExists,
+    UsernameTaken,
+    *raised_by(mail_or_fail),
+)
+async def signup(
+    services: Services,
+    email_in: str | None,
+    password: str | None,
+    data: dict[str, Any] | None,
+    redirect_to: str | None,
+    client: ClientInfo,
+    challenge: pkce.Challenge | None = None,
+) -> dict[str, Any]:
+    """Create an account: a session, or (with email confirmation on) the user, mailed a link."""
+    settings = services.settings
+    if settings.disable_signup:
+        raise SignupDisabled()
+    await limit(services, [(f"signup:ip:{client.ip}", settings.rate_limit_signup_per_ip)])
+    email = normalize_email(email_in)
+    if not password:
+        raise ValidationFailed("Signup requires a valid password")
+    check_password(settings, password)
+    meta = dict(data or {})
+    username = meta.get("username")
+    if username is not None:
+        if not isinstance(username, str) or not _USERNAME.match(username):
+            raise InvalidUsername()
+        meta["username"] = username = username.lower()
+
+    confirm = settings.email_confirm
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(q.USER_BY_EMAIL, (email,))
+        existing = await cur.fetchone()
+    if existing is not None:
+        return await _signup_existing(services, existing, redirect_to, challenge)
+    if username is not None:
+        await _check_username_free(services, username)
+
+    hashed = await passwords.hash_password_async(password)
+    otp = new_otp() if confirm else None
+    async with services.db.privileged() as conn:
+        try:
+            cur = await conn.execute(
+                q.INSERT_USER,
+                {
+                    "email": email,
+                    "password": hashed,
+                    "confirmed": not confirm,
+                    "app": Jsonb(APP_METADATA),
+                    "meta": Jsonb(meta),
+                    "ctoken": otp_hash(email, otp) if otp else None,
+                },
+            )
+        except pg_errors.UniqueViolation as exc:
+            raise _signup_conflict(exc) from None
+        user = await cur.fetchone()
+        assert user is not None
+        session = None if confirm else await sign_in(services, conn, user, client, "password")
+        if otp is not None and challenge is not None:
+            await pkce.remember(conn, user["id"], otp_hash(email, otp), challenge, "signup")
+    if session is not None:
+        log.info("user signed up", user_id=str(user["id"]), confirmed=True)
+        return session
+    log.info("user signed up", user_id=str(user["id"]), confirmed=False)
+    assert otp is not None
+    await _mail_confirmation(services, email, otp, redirect_to, challenge)
+    return user_json(user)
+
+
+async def _signup_existing(
+    services: Services,
+    existing: DictRow,
+    redirect_to: str | None,
+    challenge: pkce.Challenge | None,
+) -> dict[str, Any]:
+    if not services.settings.email_confirm:
+        raise UserAlreadyExists()
+    if existing["email_confirmed_at"] is not None:
+        # As GoTrue: do not reveal that the address has an account.
+        return _fake_user(existing["email"])
+    # Signed up before and never confirmed: mail a fresh link (at most one a minute).
+    email = existing["email"]
+    otp = new_otp()
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(
+            q.CONFIRMATION_RECENT, (services.settings.email_send_interval, existing["id"])
+        )
+        row = await cur.fetchone()
+        if row is None or row["recent"]:
+            return user_json(existing)
+        await conn.execute(q.SET_CONFIRMATION, (otp_hash(email, otp), existing["id"]))
+        if challenge is not None:
+            await pkce.remember(conn, existing["id"], otp_hash(email, otp), challenge, "signup")
+    await _mail_confirmation(services, email, otp, redirect_to, challenge)
+    return user_json(existing)
+
+
+async def _mail_confirmation(
+    services: Services,
+    email: str,
+    otp: str,
+    redirect_to: str | None,
+    challenge: pkce.Challenge | None,
+) -> None:
+    await mail_or_fail(
+        services,
+        email,
+        "Confirm your signup",
+        "Follow this link to confirm your account:",
+        verify_url(services.settings, otp_hash(email, otp), "signup", redirect_to, challenge),
+        otp,
+    )
+
+
+def _fake_user(email: str) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "id": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email,
+        "phone": "",
+        "confirmation_sent_at": now,
+        "app_metadata": dict(APP_METADATA),
+        "user_metadata": {},
+        "identities": [],
+        "created_at": now,
+        "updated_at": now,
+        "is_anonymous": False,
+    }
+
+
+async def _check_username_free(services: Services, username: str) -> None:
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(q.USERNAME_TAKEN, (username,))
+        if await cur.fetchone() is not None:
+            raise UsernameTaken()
+
+
+def _signup_conflict(exc: pg_errors.UniqueViolation) -> AuthError:
+    """Two signups raced past the checks: the unique index that refused this one says why."""
+    constraint = exc.diag.constraint_name or ""
+    if "username" in constraint:
+        return UsernameTaken()
+    return UserAlreadyExists()
+
+
+# --- the signed-in user ----------------------------------------------------------------------
+
+
+@raises(*raised_by(current_user))
+async def get_user(services: Services, who: Identity) -> dict[str, Any]:
+    """The caller's account, as GoTrue's User object."""
+    async with services.db.privileged() as conn:
+        return user_json(await current_user(conn, who))
+
+
+@raises(
+    *raised_by(check_password, normalize_email, current_user),
+    SamePassword,
+    EmailExists,
+    *raised_by(mail_or_fail),
+)
+async def update_user(
+    services: Services,
+    who: Identity,
+    email_in: str | None,
+    password: str | None,
+    data: dict[str, Any] | None,
+    redirect_to: str | None,
+    challenge: pkce.Challenge | None = None,
+) -> dict[str, Any]:
+    """Change the caller's password, email address (mailed for confirmation when that is on)
+    or metadata. A new password ends the caller's other sessions."""
+    settings = services.settings
+    if password is not None:
+        check_password(settings, password)
+    email = normalize_email(email_in) if email_in is not None else None
+    async with services.db.privileged() as conn:
+        current = await current_user(conn, who)
+    new_hash = None
+    if password is not None:
+        same = await passwords.verify_password_async(current["encrypted_password"], password)
+        if same.ok:
+            raise SamePassword()
+        new_hash = await passwords.hash_password_async(password)
+    meta = None
+    if data is not None:
+        merged = {**(current["raw_user_meta_data"] or {}), **data}
+        meta = Jsonb({k: v for k, v in merged.items() if v is not None})
+    change_to = change_token = None
+    otp = None
+    if email is not None and email != (current["email"] or "").lower():
+        if settings.email_confirm:
+            otp = new_otp()
+            change_to, change_token, email = email, otp_hash(email, otp), None
+    else:
+        email = None
+
+    async with services.db.privileged() as conn:
+        if email or change_to:
+            cur = await conn.execute(q.EMAIL_TAKEN, (email or change_to, who.user_id))
+            if await cur.fetchone() is not None:
+                raise EmailExists()
+        try:
+            cur = await conn.execute(
+                q.UPDATE_USER,
+                {
+                    "uid": who.user_id,
+                    "meta": meta,
+                    "password": new_hash,
+                    "email": email,
+                    "new_email": change_to,
+                    "change_token": change_token,
+                },
+            )
+        except pg_errors.UniqueViolation:
+            raise EmailExists() from None
+        user = await cur.fetchone()
+        assert user is not None
+        if change_token is not None and challenge is not None:
+            await pkce.remember(conn, who.user_id, change_token, challenge, "email_change")
+        if new_hash is not None:
+            # A new password ends every other signed-in device.
+            await conn.execute(q.END_OTHER_SESSIONS, (who.user_id, who.session_id))
+    if new_hash is not None:
+        log.info("password changed", user_id=str(who.user_id))
+    if change_to and otp:
+        await mail_or_fail(
+            services,
+            change_to,
+            "Confirm your new email address",
+            "Follow this link to confirm the change of your email address:",
+            verify_url(
+                services.settings, otp_hash(change_to, otp), "email_change", redirect_to, challenge
+            ),
+            otp,
+        )
+    return user_json(user)
