@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 import click
@@ -367,24 +367,24 @@ def moderation_list(limit: int) -> None:
 @click.argument("photo_id", type=click.UUID)
 def moderation_restore(photo_id: uuid.UUID) -> None:
     """Unflag a photo: it is visible again."""
-    from momento.photos import moderation as mod
-
-    settings = _settings()
-    if not _run_with_services(settings, lambda s: mod.restore(s, photo_id)):
-        raise click.ClickException(f"no flagged photo {photo_id}")
-    click.echo(f"restored {photo_id}")
+    _on_flagged(photo_id, "restore", "restored")
 
 
 @moderation.command("remove")
 @click.argument("photo_id", type=click.UUID)
 def moderation_remove(photo_id: uuid.UUID) -> None:
     """Delete a flagged photo and its files."""
+    _on_flagged(photo_id, "remove", "removed")
+
+
+def _on_flagged(photo_id: uuid.UUID, action: Literal["restore", "remove"], done: str) -> None:
+    """Run `momento.photos.moderation.<action>` on one flagged photo and say what happened."""
     from momento.photos import moderation as mod
 
-    settings = _settings()
-    if not _run_with_services(settings, lambda s: mod.remove(s, photo_id)):
+    act = mod.restore if action == "restore" else mod.remove
+    if not _run_with_services(_settings(), lambda s: act(s, photo_id)):
         raise click.ClickException(f"no flagged photo {photo_id}")
-    click.echo(f"removed {photo_id}")
+    click.echo(f"{done} {photo_id}")
 
 
 @main.command()

@@ -38,11 +38,10 @@ FIRST_ID = uuid.UUID(int=0)
 # role to `authenticated`, set the claims and run the page query under the policies (the
 # queries and what they compute are described there). Database.user_call adds the claims.
 FEED: LiteralString = (
-    "SELECT * FROM momento.feed_page(%(claims)s, %(event)s, %(after_ts)s, %(after_id)s, %(limit)s)"
+    "SELECT * FROM momento.feed_page(%(claims)s, %(event)s, %(ts)s, %(id)s, %(limit)s)"
 )
 LIKED: LiteralString = (
-    "SELECT * FROM momento.liked_page(%(claims)s, %(event)s, %(before_ts)s, %(before_id)s,"
-    " %(limit)s)"
+    "SELECT * FROM momento.liked_page(%(claims)s, %(event)s, %(ts)s, %(id)s, %(limit)s)"
 )
 
 LAST_TS = datetime(9999, 12, 31, tzinfo=UTC)
@@ -156,18 +155,32 @@ def _page(
     return items, next_cursor
 
 
+async def _rows(
+    services: Services,
+    user: CurrentUser,
+    query: LiteralString,
+    event_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    start: tuple[datetime, uuid.UUID],
+) -> list[DictRow]:
+    """The page's rows (one more than `limit`), from the cursor's position or from `start`;
+    no row at all means the caller cannot see the event."""
+    ts, photo_id = decode_cursor(cursor) if cursor else start
+    rows = await services.db.user_call(
+        user.claims, query, {"event": event_id, "ts": ts, "id": photo_id, "limit": limit + 1}
+    )
+    if not rows:
+        raise EventNotFound()
+    return rows
+
+
 @raises(EventNotFound, InvalidCursor)
 async def feed_page(
     services: Services, user: CurrentUser, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
-    after_ts, after_id = decode_cursor(cursor) if cursor else (FIRST_TS, FIRST_ID)
-    rows = await services.db.user_call(
-        user.claims,
-        FEED,
-        {"event": event_id, "after_ts": after_ts, "after_id": after_id, "limit": limit + 1},
-    )
-    if not rows:
-        raise EventNotFound()
+    """Oldest first (captured_at, id), after the cursor."""
+    rows = await _rows(services, user, FEED, event_id, limit, cursor, (FIRST_TS, FIRST_ID))
     items, next_cursor = _page(services, rows, limit, "captured_at")
     return _render(
         {
@@ -183,13 +196,7 @@ async def feed_page(
 async def liked_page(
     services: Services, user: CurrentUser, event_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[bytes, str]:
-    before_ts, before_id = decode_cursor(cursor) if cursor else (LAST_TS, LAST_ID)
-    rows = await services.db.user_call(
-        user.claims,
-        LIKED,
-        {"event": event_id, "before_ts": before_ts, "before_id": before_id, "limit": limit + 1},
-    )
-    if not rows:
-        raise EventNotFound()
+    """Most recent like first (liked_at, id), before the cursor."""
+    rows = await _rows(services, user, LIKED, event_id, limit, cursor, (LAST_TS, LAST_ID))
     items, next_cursor = _page(services, rows, limit, "liked_at")
     return _render({"items": items, "next_cursor": next_cursor})

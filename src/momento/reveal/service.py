@@ -306,9 +306,9 @@ async def _deliver(
     claim: LiteralString,
     params: dict[str, Any],
     make: Callable[[uuid.UUID, str], Notification],
-    run: PushRun,
-) -> None:
+) -> PushRun:
     """Claim, send, record: the part every kind shares. `make(user_id, token)` builds one."""
+    run = PushRun("sent")
     started = time.perf_counter()
     async with services.db.privileged() as conn:
         claimed = await _claim(conn, claim, kind, event_id, ref, params, sending_lease(services))
@@ -316,6 +316,7 @@ async def _deliver(
     await _send(
         services, kind=kind, event_id=event_id, ref=ref, claimed=claimed, make=make, run=run
     )
+    return run
 
 
 async def _claim(
@@ -468,8 +469,7 @@ async def run_reveal(services: Services, event_id: uuid.UUID) -> PushRun:
         return _notification("reveal", event, "", REVEAL_BODY, f"reveal-{event_id}", user_id, token)
 
     await _channel_up(services, event["release_at"] + SAFETY_NET_WINDOW)
-    run = PushRun("sent")
-    await _deliver(
+    run = await _deliver(
         services,
         kind="reveal",
         event_id=event_id,
@@ -477,7 +477,6 @@ async def run_reveal(services: Services, event_id: uuid.UUID) -> PushRun:
         claim=CLAIM_REVEAL,
         params={},
         make=make,
-        run=run,
     )
     async with services.db.privileged() as conn:
         cur = await conn.execute(FINISH_REVEAL, {"event_id": event_id})
@@ -513,8 +512,7 @@ async def notify_joined(services: Services, event_id: uuid.UUID, joiner: uuid.UU
         joined = await cur.fetchone()
     assert joined is not None
     await _channel_up(services, joined["at"] + NEWS_WINDOW)
-    run = PushRun("sent")
-    await _deliver(
+    return await _deliver(
         services,
         kind="joined",
         event_id=event_id,
@@ -522,9 +520,7 @@ async def notify_joined(services: Services, event_id: uuid.UUID, joiner: uuid.UU
         claim=CLAIM_JOINED,
         params={"joiner": joiner},
         make=make,
-        run=run,
     )
-    return run
 
 
 async def notify_new_photos(services: Services, event_id: uuid.UUID, ref: str) -> PushRun:
