@@ -256,8 +256,8 @@ def pgbench_scripts(folder: Path, pages: list[int]) -> list[str]:
         .replace("%(claims)s", "c.claims")
         .replace("%(event)s", ":event")
         .replace("%(limit)s", ":limit")
-        .replace("%(after_ts)s", ":ts_PAGE")
-        .replace("%(after_id)s", ":id_PAGE")
+        .replace("%(ts)s", ":ts_PAGE")
+        .replace("%(id)s", ":id_PAGE")
     ) + " f WHERE c.i = :m"
     assert "%(" not in call
     args = []
