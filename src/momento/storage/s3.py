@@ -39,7 +39,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +72,11 @@ from momento.storage.base import (
     TooLarge,
     UploadTarget,
     content_disposition,
+    expiry,
+    lifetime,
+    put_target,
     validate_content_type,
+    validate_delete_prefix,
     validate_expires_in,
     validate_key,
     validate_prefix,
@@ -641,9 +644,7 @@ class S3Storage:
             await self.client.delete_object(Bucket=self.bucket, Key=s3_key)
 
     async def delete_prefix(self, prefix: str) -> int:
-        validate_prefix(prefix, allow_empty=False)
-        if not prefix.endswith("/"):
-            raise StorageError("delete_prefix needs a prefix ending with '/'")
+        validate_delete_prefix(prefix)
         count = 0
         batch: list[str] = []
         async for info in self.list(prefix):
@@ -712,16 +713,15 @@ class S3Storage:
     ) -> str:
         key = self._key(key)
         now = int(time.time())
+        expires = expiry(now, self.default_ttl, expires_in, expires_at)
         if expires_at is None:
-            signed_at = now
-            ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+            signed_at, ttl = now, expires - now
         else:
             # Same expiry, same URL: sign at a time derived from the expiry alone, the start
             # of the default-TTL-sized window that covers now.
-            remaining = validate_expires_in(expires_at - now)
-            windows = -(-remaining // self.default_ttl)
+            windows = -(-(expires - now) // self.default_ttl)
             ttl = min(windows * self.default_ttl, MAX_EXPIRES_IN)
-            signed_at = expires_at - ttl
+            signed_at = expires - ttl
         params = {"response-cache-control": f"private, max-age={ttl}"}
         if filename:
             params["response-content-disposition"] = content_disposition(filename)
@@ -739,15 +739,9 @@ class S3Storage:
     ) -> UploadTarget:
         key = self._key(key)
         validate_content_type(content_type)
-        ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+        ttl = lifetime(expires_in, self.default_ttl)
         now = int(time.time())
         url = self.presigner.presign(
             "PUT", key, expires_in=ttl, signed_at=now, headers={"content-type": content_type}
         )
-        return UploadTarget(
-            url=url,
-            method="PUT",
-            headers={"Content-Type": content_type},
-            expires_at=datetime.fromtimestamp(now + ttl, tz=UTC),
-            max_bytes=max_bytes,
-        )
+        return put_target(url, content_type, now + ttl, max_bytes)
