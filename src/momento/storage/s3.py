@@ -59,7 +59,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.handlers import add_expect_header
 
 from momento import logs
-from momento.kit.backoff import doubling, jittered
+from momento.kit.backoff import doubling, jittered, log_retry
 from momento.storage.base import (
     MAX_EXPIRES_IN,
     ObjectInfo,
@@ -423,19 +423,14 @@ class S3Storage:
                             retry_in=round(delay, 1),
                             **fields,
                         )
-                elif attempt == 1:
-                    log.warning(
-                        "s3 not reachable; checking the bucket in the background",
-                        error=self.error,
-                        retry_in=round(delay, 1),
-                        **fields,
-                    )
                 else:
-                    log.debug(
+                    log_retry(
+                        log,
+                        attempt,
+                        delay,
+                        "s3 not reachable; checking the bucket in the background",
                         "s3 still not reachable",
                         error=self.error,
-                        attempt=attempt,
-                        retry_in=round(delay, 1),
                         **fields,
                     )
                 await asyncio.sleep(delay)
