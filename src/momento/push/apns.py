@@ -66,6 +66,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from momento import logs
 from momento.kit.backoff import doubling, jittered, log_retry
+from momento.kit.tasks import cancel_and_wait
 
 log = logs.get("momento.push")
 
@@ -760,10 +761,7 @@ class ApnsSender:
 
     async def close(self) -> None:
         connector, self._connector = self._connector, None
-        if connector is not None and not connector.done():
-            connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connector
+        await cancel_and_wait(connector)
         connections, self._connections = self._connections, []
         self._opened = False
         for connection in connections:

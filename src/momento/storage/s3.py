@@ -60,6 +60,7 @@ from botocore.handlers import add_expect_header
 
 from momento import logs
 from momento.kit.backoff import doubling, jittered, log_retry
+from momento.kit.tasks import cancel_and_wait
 from momento.storage.base import (
     MAX_EXPIRES_IN,
     ObjectInfo,
@@ -491,10 +492,7 @@ class S3Storage:
 
     async def close(self) -> None:
         checker, self._checker = self._checker, None
-        if checker is not None and not checker.done():
-            checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checker
+        await cancel_and_wait(checker)
         self.state, self.error = "connecting", None
         self._presigner = None
         if self._refreshing is not None:
