@@ -34,6 +34,15 @@ class SettingsError(Exception):
 Seconds = Annotated[int, Field(ge=1)]
 
 
+def _url(v: str, schemes: tuple[str, ...], problem: str, *, host: bool = True) -> str:
+    """`v` if it is a URL with one of `schemes` (and a host, unless `host` is False), else a
+    ValueError saying `problem`."""
+    parts = urlsplit(v)
+    if parts.scheme not in schemes or (host and not parts.hostname):
+        raise ValueError(problem)
+    return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MOMENTO_",
@@ -246,22 +255,18 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, v: str | None) -> str | None:
-        if v is None or v == "":
+        if not v:
             return None
-        scheme = urlsplit(v).scheme
-        if scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a postgresql:// URL")
-        return v
+        return _url(v, ("postgresql", "postgres"), "must be a postgresql:// URL", host=False)
 
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, v: str | None) -> str | None:
-        if v is None or v == "":
+        if not v:
             return None
-        parts = urlsplit(v)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("must look like smtp://user:pass@host:587 or smtps://host:465")
-        return v
+        return _url(
+            v, ("smtp", "smtps"), "must look like smtp://user:pass@host:587 or smtps://host:465"
+        )
 
     @field_validator("storage_url")
     @classmethod
@@ -273,20 +278,15 @@ class Settings(BaseSettings):
         parse(v)
         return v
 
-    @field_validator("posthog_api_key")
-    @classmethod
-    def _check_posthog_api_key(cls, v: str | None) -> str | None:
-        return v.strip() or None if v is not None else None
-
     @field_validator("posthog_host")
     @classmethod
     def _check_posthog_host(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s):// URL such as https://eu.i.posthog.com")
-        return v.rstrip("/")
+        problem = "must be an http(s):// URL such as https://eu.i.posthog.com"
+        return _url(v, ("http", "https"), problem).rstrip("/")
 
-    @field_validator("apns_key", "apns_key_id", "apns_team_id", "apns_topic", "apns_url")
+    @field_validator(
+        "posthog_api_key", "apns_key", "apns_key_id", "apns_team_id", "apns_topic", "apns_url"
+    )
     @classmethod
     def _blank_is_unset(cls, v: str | None) -> str | None:
         return v.strip() or None if v is not None else None
@@ -296,10 +296,8 @@ class Settings(BaseSettings):
     def _check_apns_url(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        parts = urlsplit(v)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("must be an https:// URL such as https://api.push.apple.com")
-        return v.rstrip("/")
+        problem = "must be an https:// URL such as https://api.push.apple.com"
+        return _url(v, ("https",), problem).rstrip("/")
 
     @model_validator(mode="after")
     def _check_apns(self) -> Settings:

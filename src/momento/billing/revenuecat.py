@@ -99,53 +99,43 @@ def _price(value: Any) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _transaction(product: Any, item: Any, kind: str) -> Transaction | None:
+    """One item of either list, or None without a store transaction id. Only a subscription
+    has its expiry and refund dates read."""
+    if not isinstance(item, Mapping):
+        return None
+    tx = item.get("store_transaction_id")
+    if not isinstance(tx, str) or not tx:
+        return None
+    price, currency = _price(item.get("price"))
+    subscription = kind == "subscription"
+    return Transaction(
+        product_id=str(product),
+        store_transaction_id=tx,
+        kind=kind,
+        purchase_date=_date(item.get("purchase_date")),
+        expires_date=_date(item.get("expires_date")) if subscription else None,
+        refunded_at=_date(item.get("refunded_at")) if subscription else None,
+        price=price,
+        currency=currency,
+    )
+
+
 def parse_subscriber(body: Any) -> Subscriber:
     """The parts of a `GET /v1/subscribers` body premium needs; tolerant of missing parts."""
     if not isinstance(body, Mapping) or not isinstance(body.get("subscriber"), Mapping):
         raise RevenueCatUnavailable("the subscriber body has no `subscriber`")
     sub: Mapping[str, Any] = body["subscriber"]
-    transactions: list[Transaction] = []
+    found: list[Transaction | None] = []
     non_subs = sub.get("non_subscriptions")
     if isinstance(non_subs, Mapping):
         for product, items in non_subs.items():
-            if not isinstance(items, list):
-                continue
-            for item in items:
-                if not isinstance(item, Mapping):
-                    continue
-                tx = item.get("store_transaction_id")
-                if isinstance(tx, str) and tx:
-                    price, currency = _price(item.get("price"))
-                    transactions.append(
-                        Transaction(
-                            product_id=str(product),
-                            store_transaction_id=tx,
-                            kind="non_subscription",
-                            purchase_date=_date(item.get("purchase_date")),
-                            price=price,
-                            currency=currency,
-                        )
-                    )
+            if isinstance(items, list):
+                found += [_transaction(product, item, "non_subscription") for item in items]
     subs = sub.get("subscriptions")
     if isinstance(subs, Mapping):
-        for product, item in subs.items():
-            if not isinstance(item, Mapping):
-                continue
-            tx = item.get("store_transaction_id")
-            if isinstance(tx, str) and tx:
-                price, currency = _price(item.get("price"))
-                transactions.append(
-                    Transaction(
-                        product_id=str(product),
-                        store_transaction_id=tx,
-                        kind="subscription",
-                        purchase_date=_date(item.get("purchase_date")),
-                        expires_date=_date(item.get("expires_date")),
-                        refunded_at=_date(item.get("refunded_at")),
-                        price=price,
-                        currency=currency,
-                    )
-                )
+        found += [_transaction(product, item, "subscription") for product, item in subs.items()]
+    transactions = [t for t in found if t is not None]
     entitlements: dict[str, Entitlement] = {}
     ents = sub.get("entitlements")
     if isinstance(ents, Mapping):

@@ -233,7 +233,6 @@ def _process_vips(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
         data, DISPLAY_SIZE, height=DISPLAY_SIZE, size="down", fail_on="error"
     )
     display = _for_jpeg(_own_profile(display)).copy_memory()
-    display_bytes, thumb_bytes, blurhash = _variants(display)
 
     if mime == JPEG:
         original = strip_jpeg(data, orientation)
@@ -249,16 +248,7 @@ def _process_vips(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
     else:
         original = strip_webp(data)
 
-    return ProcessedPhoto(
-        width=width,
-        height=height,
-        mime=mime,
-        original=original,
-        original_mime=mime,
-        display=display_bytes,
-        thumb=thumb_bytes,
-        blurhash=blurhash,
-    )
+    return _photo(display, width=width, height=height, mime=mime, original=original)
 
 
 def _process_heif(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
@@ -294,17 +284,9 @@ def _process_heif(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
     full = _for_jpeg(full)
 
     display = full.thumbnail_image(DISPLAY_SIZE, height=DISPLAY_SIZE, size="down").copy_memory()
-    display_bytes, thumb_bytes, blurhash = _variants(display)
     original = full.jpegsave_buffer(Q=ORIGINAL_QUALITY, keep="icc")
-    return ProcessedPhoto(
-        width=width,
-        height=height,
-        mime=mime,
-        original=original,
-        original_mime=JPEG,
-        display=display_bytes,
-        thumb=thumb_bytes,
-        blurhash=blurhash,
+    return _photo(
+        display, width=width, height=height, mime=mime, original=original, original_mime=JPEG
     )
 
 
@@ -341,12 +323,30 @@ def _for_jpeg(image: pyvips.Image) -> pyvips.Image:
     return image
 
 
-def _variants(display: pyvips.Image) -> tuple[bytes, bytes, str]:
-    """From the in-memory display image: both JPEGs and the blurhash."""
+def _photo(
+    display: pyvips.Image,
+    *,
+    width: int,
+    height: int,
+    mime: str,
+    original: bytes,
+    original_mime: str | None = None,
+) -> ProcessedPhoto:
+    """The result, both JPEGs and the blurhash made from the in-memory display image.
+
+    `original_mime` is the upload's own `mime` unless the original was converted.
+    """
     thumb = display.thumbnail_image(THUMB_SIZE, height=THUMB_SIZE, size="down").copy_memory()
-    display_bytes = display.jpegsave_buffer(Q=DISPLAY_QUALITY, keep="icc")
-    thumb_bytes = thumb.jpegsave_buffer(Q=THUMB_QUALITY, keep="icc")
-    return display_bytes, thumb_bytes, _blurhash_of(thumb)
+    return ProcessedPhoto(
+        width=width,
+        height=height,
+        mime=mime,
+        original=original,
+        original_mime=original_mime or mime,
+        display=display.jpegsave_buffer(Q=DISPLAY_QUALITY, keep="icc"),
+        thumb=thumb.jpegsave_buffer(Q=THUMB_QUALITY, keep="icc"),
+        blurhash=_blurhash_of(thumb),
+    )
 
 
 def _blurhash_of(image: pyvips.Image) -> str:

@@ -65,7 +65,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from momento import logs
-from momento.kit.backoff import doubling, jittered
+from momento.kit.backoff import doubling, jittered, log_retry
+from momento.kit.tasks import cancel_and_wait
 
 log = logs.get("momento.push")
 
@@ -730,21 +731,15 @@ class ApnsSender:
                 return
             delay = jittered(doubling(attempt, cfg.connect_backoff_base, cfg.connect_backoff_max))
             attempt += 1
-            if attempt == 1:
-                log.warning(
-                    "apns not reachable; connecting in the background",
-                    url=cfg.url,
-                    error=self.error,
-                    retry_in=round(delay, 1),
-                )
-            else:
-                log.debug(
-                    "apns still not reachable",
-                    url=cfg.url,
-                    error=self.error,
-                    attempt=attempt,
-                    retry_in=round(delay, 1),
-                )
+            log_retry(
+                log,
+                attempt,
+                delay,
+                "apns not reachable; connecting in the background",
+                "apns still not reachable",
+                url=cfg.url,
+                error=self.error,
+            )
             await asyncio.sleep(delay)
 
     async def ready(self) -> None:
@@ -766,10 +761,7 @@ class ApnsSender:
 
     async def close(self) -> None:
         connector, self._connector = self._connector, None
-        if connector is not None and not connector.done():
-            connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connector
+        await cancel_and_wait(connector)
         connections, self._connections = self._connections, []
         self._opened = False
         for connection in connections:

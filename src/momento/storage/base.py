@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import quote
@@ -204,6 +204,14 @@ def validate_prefix(prefix: str, *, allow_empty: bool = True) -> str:
     return prefix
 
 
+def validate_delete_prefix(prefix: str) -> str:
+    """What `delete_prefix` takes: a key ending with '/', never '' (which would be all)."""
+    validate_prefix(prefix, allow_empty=False)
+    if not prefix.endswith("/"):
+        raise StorageError("delete_prefix needs a prefix ending with '/'")
+    return prefix
+
+
 def validate_content_type(content_type: str) -> str:
     """A plain `type/subtype[; param=value]` media type, with no room for header injection."""
     if (
@@ -219,6 +227,32 @@ def validate_expires_in(expires_in: int) -> int:
     if not 1 <= expires_in <= MAX_EXPIRES_IN:
         raise InvalidKey(f"expires_in must be between 1 and {MAX_EXPIRES_IN} seconds")
     return expires_in
+
+
+def lifetime(expires_in: int | None, default_ttl: int) -> int:
+    """How many seconds a signed URL lives: `expires_in`, or `default_ttl` when it is None,
+    checked by `validate_expires_in`."""
+    return validate_expires_in(default_ttl if expires_in is None else expires_in)
+
+
+def expiry(now: int, default_ttl: int, expires_in: int | None, expires_at: int | None) -> int:
+    """When a signed GET URL expires (epoch seconds): `expires_at` when given, else `now` plus
+    its `lifetime`; either way between 1 second and `MAX_EXPIRES_IN` from `now`."""
+    if expires_at is None:
+        return now + lifetime(expires_in, default_ttl)
+    validate_expires_in(expires_at - now)
+    return expires_at
+
+
+def put_target(url: str, content_type: str, expires: int, max_bytes: int | None) -> UploadTarget:
+    """The upload of one object of type `content_type`: a PUT to `url` until `expires`."""
+    return UploadTarget(
+        url=url,
+        method="PUT",
+        headers={"Content-Type": content_type},
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+        max_bytes=max_bytes,
+    )
 
 
 def clean_filename(filename: str) -> str:

@@ -48,7 +48,11 @@ from momento.storage.base import (
     UnsafePath,
     UploadTarget,
     clean_filename,
+    expiry,
+    lifetime,
+    put_target,
     validate_content_type,
+    validate_delete_prefix,
     validate_expires_in,
     validate_key,
     validate_prefix,
@@ -439,9 +443,7 @@ class LocalDiskStorage:
         self._prune(parents)
 
     async def delete_prefix(self, prefix: str) -> int:
-        validate_prefix(prefix, allow_empty=False)
-        if not prefix.endswith("/"):
-            raise StorageError("delete_prefix needs a prefix ending with '/'")
+        validate_delete_prefix(prefix)
         with _faults(f"delete of {prefix}"):
             return await asyncio.to_thread(self._delete_prefix_sync, prefix)
 
@@ -519,14 +521,7 @@ class LocalDiskStorage:
         filename: str | None = None,
     ) -> str:
         validate_key(key)
-        now = int(self.clock())
-        if expires_at is None:
-            expires = now + validate_expires_in(
-                self.default_ttl if expires_in is None else expires_in
-            )
-        else:
-            validate_expires_in(expires_at - now)
-            expires = expires_at
+        expires = expiry(int(self.clock()), self.default_ttl, expires_in, expires_at)
         name = clean_filename(filename) if filename else None
         return self.signer.get_url(key, expires, name)
 
@@ -540,17 +535,13 @@ class LocalDiskStorage:
     ) -> UploadTarget:
         validate_key(key)
         validate_content_type(content_type)
-        ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+        ttl = lifetime(expires_in, self.default_ttl)
         cap = self.default_max_put_bytes if max_bytes is None else max_bytes
         if cap < 0:
             raise ValueError("max_bytes must not be negative")
         expires = int(self.clock()) + ttl
-        return UploadTarget(
-            url=self.signer.put_url(key, expires, content_type, cap),
-            method="PUT",
-            headers={"Content-Type": content_type},
-            expires_at=datetime.fromtimestamp(expires, tz=UTC),
-            max_bytes=cap,
+        return put_target(
+            self.signer.put_url(key, expires, content_type, cap), content_type, expires, cap
         )
 
     # --- paths --------------------------------------------------------------------------

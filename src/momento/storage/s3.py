@@ -39,7 +39,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.handlers import add_expect_header
 
 from momento import logs
-from momento.kit.backoff import doubling, jittered
+from momento.kit.backoff import doubling, jittered, log_retry
+from momento.kit.tasks import cancel_and_wait
 from momento.storage.base import (
     MAX_EXPIRES_IN,
     ObjectInfo,
@@ -73,7 +73,11 @@ from momento.storage.base import (
     TooLarge,
     UploadTarget,
     content_disposition,
+    expiry,
+    lifetime,
+    put_target,
     validate_content_type,
+    validate_delete_prefix,
     validate_expires_in,
     validate_key,
     validate_prefix,
@@ -420,19 +424,14 @@ class S3Storage:
                             retry_in=round(delay, 1),
                             **fields,
                         )
-                elif attempt == 1:
-                    log.warning(
-                        "s3 not reachable; checking the bucket in the background",
-                        error=self.error,
-                        retry_in=round(delay, 1),
-                        **fields,
-                    )
                 else:
-                    log.debug(
+                    log_retry(
+                        log,
+                        attempt,
+                        delay,
+                        "s3 not reachable; checking the bucket in the background",
                         "s3 still not reachable",
                         error=self.error,
-                        attempt=attempt,
-                        retry_in=round(delay, 1),
                         **fields,
                     )
                 await asyncio.sleep(delay)
@@ -493,10 +492,7 @@ class S3Storage:
 
     async def close(self) -> None:
         checker, self._checker = self._checker, None
-        if checker is not None and not checker.done():
-            checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checker
+        await cancel_and_wait(checker)
         self.state, self.error = "connecting", None
         self._presigner = None
         if self._refreshing is not None:
@@ -641,9 +637,7 @@ class S3Storage:
             await self.client.delete_object(Bucket=self.bucket, Key=s3_key)
 
     async def delete_prefix(self, prefix: str) -> int:
-        validate_prefix(prefix, allow_empty=False)
-        if not prefix.endswith("/"):
-            raise StorageError("delete_prefix needs a prefix ending with '/'")
+        validate_delete_prefix(prefix)
         count = 0
         batch: list[str] = []
         async for info in self.list(prefix):
@@ -712,16 +706,15 @@ class S3Storage:
     ) -> str:
         key = self._key(key)
         now = int(time.time())
+        expires = expiry(now, self.default_ttl, expires_in, expires_at)
         if expires_at is None:
-            signed_at = now
-            ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+            signed_at, ttl = now, expires - now
         else:
             # Same expiry, same URL: sign at a time derived from the expiry alone, the start
             # of the default-TTL-sized window that covers now.
-            remaining = validate_expires_in(expires_at - now)
-            windows = -(-remaining // self.default_ttl)
+            windows = -(-(expires - now) // self.default_ttl)
             ttl = min(windows * self.default_ttl, MAX_EXPIRES_IN)
-            signed_at = expires_at - ttl
+            signed_at = expires - ttl
         params = {"response-cache-control": f"private, max-age={ttl}"}
         if filename:
             params["response-content-disposition"] = content_disposition(filename)
@@ -739,15 +732,9 @@ class S3Storage:
     ) -> UploadTarget:
         key = self._key(key)
         validate_content_type(content_type)
-        ttl = validate_expires_in(self.default_ttl if expires_in is None else expires_in)
+        ttl = lifetime(expires_in, self.default_ttl)
         now = int(time.time())
         url = self.presigner.presign(
             "PUT", key, expires_in=ttl, signed_at=now, headers={"content-type": content_type}
         )
-        return UploadTarget(
-            url=url,
-            method="PUT",
-            headers={"Content-Type": content_type},
-            expires_at=datetime.fromtimestamp(now + ttl, tz=UTC),
-            max_bytes=max_bytes,
-        )
+        return put_target(url, content_type, now + ttl, max_bytes)
