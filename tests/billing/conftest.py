@@ -25,10 +25,6 @@ from tests.fakes.revenuecat import FakeRevenueCat
 for _name in ("REVENUECAT_WEBHOOK_AUTH", "REVENUECAT_API_KEY", "REVENUECAT_API_URL"):
     os.environ.pop(_name, None)
 
-TRUNCATE = """
-TRUNCATE momento.revenuecat_events, momento.premium_purchases, momento.host_entitlements
-"""
-
 
 @pytest.fixture(scope="session")
 def fake_rc_server() -> Iterator[FakeRevenueCat]:
@@ -44,9 +40,8 @@ def fake_rc(fake_rc_server: FakeRevenueCat) -> FakeRevenueCat:
 
 @pytest.fixture
 async def billing(services: Services, fake_rc: FakeRevenueCat) -> AsyncIterator[Billing]:
-    """The app with webhooks, verification and a host entitlement configured."""
-    async with services.db.privileged() as conn:
-        await conn.execute(TRUNCATE)
+    """The app with webhooks, verification and a host entitlement configured. (The billing
+    tables start empty: the suite's clean_database empties every table.)"""
     settings = services.settings.model_copy(
         update={
             "revenuecat_webhook_auth": WEBHOOK_AUTH,

@@ -22,17 +22,16 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import DictRow, dict_row
-
-from tests.conftest import TRUNCATE
 
 Conn = psycopg.AsyncConnection[DictRow]
 
 
 @pytest.fixture(scope="package")
-async def empty_tables(database_url: str) -> None:
+async def empty_tables(database_url: str, truncate_tables: sql.Composed) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(TRUNCATE)
+        await conn.execute(truncate_tables)
 
 
 @pytest.fixture(autouse=True)
