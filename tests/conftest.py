@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, LiteralString
 
@@ -25,7 +25,9 @@ from momento.app import create_app
 from momento.config import Environment, Settings
 from momento.db import embedded
 from momento.db import migrate as migrations
+from momento.push.apns import ApnsConfig, ApnsSender
 from momento.services import Services, build_services, running
+from tests.fakes.apns import FakeApns, ProviderKey, make_provider_key, new_fake, sender_config
 
 for _name in list(os.environ):
     if _name.startswith(("MOMENTO_", "APNS_")) or _name in (
@@ -179,4 +181,55 @@ def app_for(services: Services, **setting_overrides: object) -> httpx.AsyncClien
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
-__all__ = ["Path", "app_for"]
+# --- APNs: the fake server and senders pointed at it (tests/push, tests/reveal, tests/cli) --
+
+SenderFactory = Callable[[], ApnsSender]
+
+
+@pytest.fixture(scope="session")
+def provider_key() -> ProviderKey:
+    return make_provider_key()
+
+
+@pytest.fixture
+async def fake_apns(provider_key: ProviderKey) -> AsyncIterator[FakeApns]:
+    """The fake APNs, serving on 127.0.0.1 for the test."""
+    async with new_fake(provider_key[1]) as server:
+        yield server
+
+
+@pytest.fixture
+def apns_config(fake_apns: FakeApns, provider_key: ProviderKey) -> ApnsConfig:
+    """A sender's settings for the fake (change fields with dataclasses.replace)."""
+    return sender_config(fake_apns, provider_key[0])
+
+
+@pytest.fixture
+async def new_sender(apns_config: ApnsConfig) -> AsyncIterator[SenderFactory]:
+    """Makes open-on-first-use senders to the fake (one per simulated worker), closed after
+    the test."""
+    made: list[ApnsSender] = []
+
+    def make() -> ApnsSender:
+        sender = ApnsSender(apns_config)
+        made.append(sender)
+        return sender
+
+    yield make
+    for sender in made:
+        await sender.close()
+
+
+async def with_sender(services: Services, sender: ApnsSender) -> Services:
+    """`services` sending pushes with `sender`, opened."""
+    await sender.open()
+    return dataclasses.replace(services, push=sender)
+
+
+@pytest.fixture
+async def pushing(services: Services, new_sender: SenderFactory) -> Services:
+    """The session's services with an APNs sender pointed at the fake (what a worker has)."""
+    return await with_sender(services, new_sender())
+
+
+__all__ = ["Path", "SenderFactory", "app_for", "with_sender"]

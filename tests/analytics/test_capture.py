@@ -14,8 +14,7 @@ from momento.analytics import NoAnalytics, events
 from momento.app import create_app
 from momento.services import Services
 from tests.analytics.conftest import Wired, wire
-from tests.events.helpers import create_event, join
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, create_event, create_user, join
 from tests.fakes.posthog import API_KEY, FakePostHog
 
 

@@ -12,8 +12,7 @@ from momento.analytics import NoAnalytics, PostHogAnalytics, from_settings
 from momento.config import Settings, SettingsError, load_settings
 from momento.services import Services
 from tests.analytics.conftest import Wired
-from tests.events.helpers import assert_problem
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_user
 from tests.fakes.posthog import API_KEY
 
 BOUND = 5.0

@@ -12,8 +12,7 @@ import pytest
 from momento.analytics import events
 from momento.services import Services
 from tests.analytics.conftest import Wired
-from tests.events.helpers import create_event, join
-from tests.factories import create_user
+from tests.factories import create_event, create_user, join
 from tests.fakes.posthog import API_KEY
 
 # Far below anything PostHog could make a request wait, far above a request's own work.

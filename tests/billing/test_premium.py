@@ -12,8 +12,7 @@ import pytest
 from momento.errors import Forbidden
 from momento.services import Services
 from tests.billing.helpers import API_KEY, Billing
-from tests.events.helpers import assert_problem, create_event, iso, join
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_event, create_user, iso, join
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from tests.billing.helpers import (
     rc_test_event,
     transfer,
 )
-from tests.events.helpers import assert_problem, create_event
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_event, create_user
 
 
 @pytest.fixture

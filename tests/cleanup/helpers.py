@@ -1,49 +1,21 @@
-"""Events at chosen ages, photos with their files, a storage that dies mid-purge, and the two
-invariants every intermediate state must keep."""
+"""Photos with their files, file ages, a storage that dies mid-purge, and the two invariants
+every intermediate state must keep. (Events at chosen ages: make_event(release_in=...).)"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, LiteralString, TypeVar
+from typing import TypeVar
 
 from momento.photos.service import UPLOAD, key
 from momento.services import Services
 from momento.storage import LocalDiskStorage
-from tests.factories import TestUser
-from tests.photos.fixtures import BASE, VARIANTS, add_photos, rows
+from tests.factories import BASE, TestUser, add_photos, sql
+from tests.photos.helpers import VARIANTS
 
 T = TypeVar("T")
-
-
-async def make_event(
-    svc: Services,
-    creator: TestUser,
-    *,
-    released_days_ago: float,
-    premium: bool = False,
-    deleted: bool = False,
-    members: Sequence[TestUser] = (),
-    name: str = "Party",
-) -> uuid.UUID:
-    release = datetime.now(UTC) - timedelta(days=released_days_ago)
-    async with svc.db.privileged() as conn:
-        cur = await conn.execute(
-            "INSERT INTO public.events (name, creator_id, starts_at, release_at, is_premium,"
-            " is_deleted) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (name, creator.id, release - timedelta(days=1), release, premium, deleted),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        for m in members:
-            await conn.execute(
-                "INSERT INTO public.event_members (event_id, user_id) VALUES (%s, %s)",
-                (row["id"], m.id),
-            )
-    event_id: uuid.UUID = row["id"]
-    return event_id
 
 
 async def photos_with_files(
@@ -76,10 +48,6 @@ def age(svc: Services, key_: str, *, hours: float) -> None:
     assert isinstance(svc.storage, LocalDiskStorage)
     when = (datetime.now(UTC) - timedelta(hours=hours)).timestamp()
     os.utime(svc.storage.root / key_, (when, when))
-
-
-async def sql(svc: Services, query: LiteralString, *params: Any) -> list[dict[str, Any]]:
-    return [dict(r) for r in await rows(svc, query, params)]
 
 
 async def purge_records(svc: Services) -> set[str]:

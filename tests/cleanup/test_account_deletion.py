@@ -7,15 +7,8 @@ import httpx
 
 from momento.jobs.queue import run_worker
 from momento.services import Services
-from tests.cleanup.helpers import (
-    check_invariants,
-    make_event,
-    photos_with_files,
-    purge_records,
-    sql,
-    stored,
-)
-from tests.factories import create_user
+from tests.cleanup.helpers import check_invariants, photos_with_files, purge_records, stored
+from tests.factories import DAY, create_user, make_event, sql
 
 
 async def test_account_deletion_removes_the_users_files(
@@ -23,8 +16,8 @@ async def test_account_deletion_removes_the_users_files(
 ) -> None:
     ana = await create_user(svc, "ana")
     bob = await create_user(svc, "bob")
-    anas = await make_event(svc, ana, released_days_ago=1, members=[bob])
-    bobs = await make_event(svc, bob, released_days_ago=1, members=[ana])
+    anas = await make_event(svc, ana, release_in=-DAY, members=[bob])
+    bobs = await make_event(svc, bob, release_in=-DAY, members=[ana])
     in_anas = await photos_with_files(svc, anas, ana, 1)
     in_anas |= await photos_with_files(svc, anas, bob, 2)  # Bob's, in Ana's event: they go
     anas_in_bobs = await photos_with_files(svc, bobs, ana, 2)
@@ -60,7 +53,7 @@ async def test_deleting_ones_photo_leaves_nothing_behind(
 ) -> None:
     """The user's own delete removes the files at once; the record it leaves is cleared."""
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     (photo,) = await photos_with_files(svc, event, ana, 1)
     r = await svc_client.delete(f"/v1/photos/{photo}", headers=ana.headers)
     assert r.status_code == 204, r.text

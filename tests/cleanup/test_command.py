@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from momento.cli import main
 from momento.services import Services
-from tests.cleanup.helpers import age, make_event, photos_with_files, purge_records, sql, stored
-from tests.factories import create_user
+from tests.cleanup.helpers import age, photos_with_files, purge_records, stored
+from tests.factories import DAY, create_user, make_event, sql
 
 
 async def _cleanup(database_url: str, data_dir: Path, *args: str) -> Result:
@@ -38,9 +38,9 @@ async def _state(svc: Services) -> dict[str, Any]:
 
 async def _scene(svc: Services) -> dict[str, Any]:
     ana = await create_user(svc, "ana")
-    expired = await make_event(svc, ana, released_days_ago=9, name="Old")
-    deleted = await make_event(svc, ana, released_days_ago=1, deleted=True, name="Gone")
-    kept = await make_event(svc, ana, released_days_ago=1, name="Kept")
+    expired = await make_event(svc, ana, release_in=-9 * DAY, name="Old")
+    deleted = await make_event(svc, ana, release_in=-DAY, deleted=True, name="Gone")
+    kept = await make_event(svc, ana, release_in=-DAY, name="Kept")
     await photos_with_files(svc, expired, ana, 2)
     await photos_with_files(svc, deleted, ana, 1)
     kept_files = await photos_with_files(svc, kept, ana, 1)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from momento.cleanup import service
 from momento.jobs.queue import run_worker
 from momento.services import Services
-from tests.cleanup.helpers import make_event, photos_with_files, purge_records, sql, stored
-from tests.factories import create_user
+from tests.cleanup.helpers import photos_with_files, purge_records, stored
+from tests.factories import DAY, create_user, make_event, sql
 
 
 async def _run_jobs(svc: Services) -> None:
@@ -32,11 +32,11 @@ def test_the_cleanup_tasks_are_registered(services: Services) -> None:
 async def test_free_events_go_a_week_after_the_reveal(svc: Services) -> None:
     ana = await create_user(svc, "ana")
     bob = await create_user(svc, "bob")
-    old_free = await make_event(svc, ana, released_days_ago=8, members=[bob])
-    old_premium = await make_event(svc, ana, released_days_ago=30, premium=True)
-    young_free = await make_event(svc, ana, released_days_ago=6)
-    upcoming = await make_event(svc, bob, released_days_ago=-2)
-    by_creator = await make_event(svc, bob, released_days_ago=1, premium=True, deleted=True)
+    old_free = await make_event(svc, ana, release_in=-8 * DAY, members=[bob])
+    old_premium = await make_event(svc, ana, release_in=-30 * DAY, premium=True)
+    young_free = await make_event(svc, ana, release_in=-6 * DAY)
+    upcoming = await make_event(svc, bob, release_in=2 * DAY)
+    by_creator = await make_event(svc, bob, release_in=-DAY, premium=True, deleted=True)
     await photos_with_files(svc, old_free, ana, 2)
     await photos_with_files(svc, old_free, bob, 1)
     await photos_with_files(svc, by_creator, bob, 1)
@@ -64,7 +64,7 @@ async def test_free_events_go_a_week_after_the_reveal(svc: Services) -> None:
 
 async def test_the_retention_is_a_setting(svc: Services) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=3)
+    event = await make_event(svc, ana, release_in=-3 * DAY)
     svc.settings = svc.settings.model_copy(update={"free_event_retention_days": 2})
     assert await service.expire_free_events(svc) == [event]
     assert await service.expire_free_events(svc) == []

@@ -16,20 +16,18 @@ from tests.cleanup.helpers import (
     Crash,
     CrashingStorage,
     check_invariants,
-    make_event,
     photos_with_files,
     purge_records,
-    sql,
     stored,
 )
-from tests.factories import create_user
+from tests.factories import DAY, create_user, make_event, sql
 
 
 async def _deleted_event(svc: Services) -> tuple[uuid.UUID, dict[uuid.UUID, set[str]]]:
     """A soft-deleted event with three photos (two owners) and a stray file of its own."""
     ana = await create_user(svc, "ana")
     bob = await create_user(svc, "bob")
-    event = await make_event(svc, ana, released_days_ago=10, deleted=True, members=[bob])
+    event = await make_event(svc, ana, release_in=-10 * DAY, deleted=True, members=[bob])
     files = await photos_with_files(svc, event, ana, 2)
     files |= await photos_with_files(svc, event, bob, 1)
     await svc.storage.put(f"events/{event}/cover.jpg", b"x", "image/jpeg")
@@ -91,7 +89,7 @@ async def test_two_purges_of_one_event_at_once(svc: Services) -> None:
 
 async def test_a_live_event_is_never_purged(svc: Services) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=30)
+    event = await make_event(svc, ana, release_in=-30 * DAY)
     files = await photos_with_files(svc, event, ana, 2)
     result = await service.purge_event(svc, event)
     assert (result.events, result.prefixes, result.files) == (0, 0, 0)
@@ -102,7 +100,7 @@ async def test_a_live_event_is_never_purged(svc: Services) -> None:
 async def test_a_record_whose_photo_is_back_keeps_the_files(svc: Services) -> None:
     """A client may choose a photo's id: re-created after its delete, the files are its own."""
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     files = await photos_with_files(svc, event, ana, 1)
     (photo_id,) = files
     async with svc.db.privileged() as conn:

@@ -18,13 +18,11 @@ from tests.cleanup.helpers import (
     CrashingStorage,
     age,
     check_invariants,
-    make_event,
     photos_with_files,
     purge_records,
-    sql,
     stored,
 )
-from tests.factories import create_user
+from tests.factories import DAY, create_user, make_event, sql
 
 
 async def _created_hours_ago(svc: Services, photo_id: uuid.UUID, hours: float) -> None:
@@ -38,7 +36,7 @@ async def _created_hours_ago(svc: Services, photo_id: uuid.UUID, hours: float) -
 
 async def test_the_sweep(svc: Services) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     live = await photos_with_files(svc, event, ana, 2)
     (abandoned,) = await photos_with_files(svc, event, ana, 1, status="pending")
     (in_progress,) = await photos_with_files(svc, event, ana, 1, status="pending")
@@ -83,7 +81,7 @@ async def test_the_owner_learns_why_an_expired_upload_failed(
     svc: Services, svc_client: httpx.AsyncClient
 ) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     (photo,) = await photos_with_files(svc, event, ana, 1, status="pending")
     await _created_hours_ago(svc, photo, 30)
     await service.sweep_orphans(svc)
@@ -95,7 +93,7 @@ async def test_the_owner_learns_why_an_expired_upload_failed(
 
 async def test_files_in_the_purge_queue_are_not_orphans(svc: Services) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     files = await photos_with_files(svc, event, ana, 1)
     (photo,) = files
     async with svc.db.privileged() as conn:
@@ -113,7 +111,7 @@ async def test_a_crash_while_expiring_uploads_is_finished_next_time(
     """Marked failed before any file goes: a crash between leaves a failed photo with files
     (reachable from its row), which the next sweep removes."""
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     files = await photos_with_files(svc, event, ana, 1, status="pending")
     (photo,) = files
     await _created_hours_ago(svc, photo, 25)

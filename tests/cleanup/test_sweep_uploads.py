@@ -15,8 +15,8 @@ from pathlib import Path
 from momento.cleanup import service
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
 from momento.services import Services
-from tests.cleanup.helpers import age, make_event, photos_with_files, sql, stored
-from tests.factories import create_user
+from tests.cleanup.helpers import age, photos_with_files, stored
+from tests.factories import DAY, create_user, make_event, sql
 from tests.photos.test_completion_faults import local_app, put_undeletable_upload, undeletable
 from tests.photos.test_processing import _camera_jpeg
 from tests.photos.test_upload import complete, row_of
@@ -56,7 +56,7 @@ async def test_uploads_of_photos_no_longer_pending_go_and_pending_ones_stay(
     svc: Services,
 ) -> None:
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     uploaded = await photos_with_files(svc, event, ana, 2)
     pending = await photos_with_files(svc, event, ana, 1, status="pending")
     left, resent = list(uploaded)
@@ -91,7 +91,7 @@ async def test_uploads_of_photos_no_longer_pending_go_and_pending_ones_stay(
 async def test_only_the_upload_of_an_uploaded_photo_is_swept(svc: Services) -> None:
     """Same-named files elsewhere and the photo's other files are not mistaken for it."""
     ana = await create_user(svc, "ana")
-    event = await make_event(svc, ana, released_days_ago=-1)
+    event = await make_event(svc, ana, release_in=DAY)
     (photo,) = await photos_with_files(svc, event, ana, 1)
     path = f"events/{event}/{photo}"
     extra = key(path, "upload.jpg")  # not `upload`: a live photo's file, whatever it is

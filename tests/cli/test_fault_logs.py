@@ -34,14 +34,13 @@ from momento.cleanup import tasks as cleanup_tasks
 from momento.db import embedded
 from momento.jobs import queue
 from momento.jobs.queue import make_app, run_worker
-from momento.push.apns import ApnsConfig, ApnsSender, PushUnavailable
+from momento.push.apns import PushUnavailable
 from momento.reveal import scheduling, service
 from momento.reveal import tasks as reveal_tasks
 from momento.services import Services
 from momento.storage.base import StorageDown
-from tests.factories import create_user
-from tests.fakes.apns import FakeApns, make_provider_key
-from tests.reveal.conftest import KEY_ID, TEAM_ID, TOPIC, add_members, make_event, users_with_tokens
+from tests.factories import add_members, create_user, make_event, users_with_tokens
+from tests.fakes.apns import FakeApns, ProviderKey
 
 # In every URL these tests hand to the code: it must never come out in a log line.
 PASSWORD = "Pw-never-in-logs-7f3a9c"
@@ -236,38 +235,21 @@ async def test_a_database_outage_is_a_few_warning_lines_then_an_info(
 
 
 async def test_a_reveal_waiting_for_apns_is_one_warning_line(
-    services: Services, capsys: pytest.CaptureFixture[str]
+    pushing: Services,
+    fake_apns: FakeApns,
+    provider_key: ProviderKey,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     logs.configure("info", json=True)
     out = Output(capsys)
-    key_pem, public_key = make_provider_key()
-    async with FakeApns(topic=TOPIC, key_id=KEY_ID, team_id=TEAM_ID, public_key=public_key) as apns:
-        sender = ApnsSender(
-            ApnsConfig(
-                key_pem=key_pem,
-                key_id=KEY_ID,
-                team_id=TEAM_ID,
-                topic=TOPIC,
-                base_url=apns.url,
-                ssl_context=apns.client_ssl_context(),
-                backoff_base=0.001,
-                backoff_max=0.01,
-                timeout=5.0,
-            )
-        )
-        await sender.open()
-        pushing = dataclasses.replace(services, push=sender)
-        try:
-            creator = await create_user(pushing)
-            event_id = await make_event(pushing, creator, release_in=-timedelta(seconds=90))
-            await add_members(pushing, event_id, await users_with_tokens(pushing, 2))
-            await scheduling.schedule_reveal(
-                pushing.jobs, event_id, datetime.now(UTC) - timedelta(seconds=90)
-            )
-            await apns.stop()  # APNs unreachable: the job raises PushChannelDown and waits
-            await run_worker(pushing, install_signal_handlers=False, wait=False, concurrency=1)
-        finally:
-            await sender.close()
+    creator = await create_user(pushing)
+    event_id = await make_event(pushing, creator, release_in=-timedelta(seconds=90))
+    await add_members(pushing, event_id, await users_with_tokens(pushing, 2))
+    await scheduling.schedule_reveal(
+        pushing.jobs, event_id, datetime.now(UTC) - timedelta(seconds=90)
+    )
+    await fake_apns.stop()  # APNs unreachable: the job raises PushChannelDown and waits
+    await run_worker(pushing, install_signal_handlers=False, wait=False, concurrency=1)
 
     lines = out.lines()
     [ended] = [line for line in by(lines, "ended with status") if "reveal:send" in line["event"]]
@@ -276,7 +258,7 @@ async def test_a_reveal_waiting_for_apns_is_one_warning_line(
     assert ended["error"].startswith("PushChannelDown: push unavailable: ")
     assert ended["retry"] == "later"
     # The APNs key (its PEM body) and a provider token (a JWT: "eyJ...") appear nowhere.
-    key_body = "".join(key_pem.strip().splitlines()[1:-1])
+    key_body = "".join(provider_key[0].strip().splitlines()[1:-1])
     assert_no_secret(out.read(), key_body[:40], key_body[-40:], "eyJ")
 
 

@@ -23,8 +23,7 @@ from momento.app import create_app
 from momento.db import Database
 from momento.jobs.queue import run_worker
 from momento.services import Services
-from tests.events.helpers import create_event
-from tests.factories import create_user
+from tests.factories import create_event, create_user
 
 TERMINATE_OTHERS = """
 SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity

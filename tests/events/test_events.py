@@ -12,18 +12,17 @@ import pytest
 
 from momento.services import Services
 from tests.conftest import app_for
-from tests.events.helpers import (
+from tests.events.helpers import event_row, member_ids
+from tests.factories import (
     add_photo,
     assert_problem,
     create_event,
-    event_row,
+    create_user,
     iso,
     join,
-    member_ids,
     scalar,
     schedule,
 )
-from tests.factories import create_user
 
 JOIN_CODE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}")
 NOW = datetime.now(UTC)

@@ -10,8 +10,16 @@ import pytest
 
 from momento.services import Services
 from tests.conftest import app_for
-from tests.events.helpers import assert_problem, create_event, join, member_ids, scalar
-from tests.factories import create_user
+from tests.events.helpers import member_ids
+from tests.factories import (
+    assert_problem,
+    create_event,
+    create_user,
+    join,
+    join_code,
+    make_event,
+    scalar,
+)
 
 
 class TestJoin:
@@ -139,7 +147,8 @@ class TestJoinRateLimit:
 
     async def test_per_address(self, services: Services) -> None:
         ana = await create_user(services)
-        event = await create_event_direct(services, ana)
+        event_id = await make_event(services, ana, name="x")
+        event: dict[str, Any] = {"id": event_id, "code": await join_code(services, event_id)}
         users = [await create_user(services) for _ in range(3)]
         async with app_for(services, rate_limit_join_per_ip=2) as client:
             for user in users[:2]:
@@ -153,18 +162,6 @@ class TestJoinRateLimit:
             assert_problem(r, 429, "rate_limited")
             assert int(r.headers["Retry-After"]) >= 1
         assert users[2].id not in await member_ids(services, event["id"])
-
-
-async def create_event_direct(services: Services, user: Any) -> dict[str, Any]:
-    async with services.db.privileged() as conn:
-        cur = await conn.execute(
-            "INSERT INTO public.events (name, creator_id, starts_at, release_at)"
-            " VALUES ('x', %s, now(), now() + interval '1 day') RETURNING id, join_code AS code",
-            (user.id,),
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return dict(row)
 
 
 class TestLeave:

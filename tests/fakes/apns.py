@@ -2,10 +2,11 @@
 
     key_pem, public_key = make_provider_key()
     async with FakeApns(topic="app.momento", key_id=KEY_ID, team_id=TEAM_ID,
-                        public_key=public_key) as fake:
+                        public_key=public_key) as fake:   # or new_fake(public_key)
         fake.fail("ab12...", "Unregistered")           # 410 with a timestamp, every time
         fake.fail("cd34...", "TooManyRequests", times=2)  # 429 twice, then 200
         ... ApnsConfig(base_url=fake.url, ssl_context=fake.client_ssl_context(), ...)
+                                                        # or sender_config(fake, key_pem)
         fake.requests  # every request: connection id, headers, body, JWT and its claims
 
 The server speaks HTTP/2 with the `h2` library directly on an asyncio server (ALPN h2 only) with
@@ -13,11 +14,15 @@ a self-signed certificate made at start. It advertises 1000 concurrent streams a
 connection window, acknowledges received data as it arrives and answers each request as soon as
 its stream ends (or after `delay` seconds). A JWT's signature is verified once per distinct token
 (as Apple does per connection); its age is checked on every request.
+
+The tests' fixtures (tests/conftest.py: provider_key, fake_apns, apns_config, new_sender,
+pushing) use the credentials below: KEY_ID, TEAM_ID, TOPIC.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import ssl
@@ -41,6 +46,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from momento.push.apns import ApnsConfig
 
 STATUS = {
     "BadCollapseId": 400,
@@ -80,7 +87,16 @@ PUSH_TYPES = frozenset(
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-def make_provider_key() -> tuple[str, ec.EllipticCurvePublicKey]:
+# The provider credentials the tests' sender signs with and their fake expects.
+KEY_ID = "ABC123DEFG"
+TEAM_ID = "DEF123GHIJ"
+TOPIC = "app.momento.test"
+
+# An APNs auth key: the .p8 text the sender signs with, the public key the fake checks with.
+ProviderKey = tuple[str, ec.EllipticCurvePublicKey]
+
+
+def make_provider_key() -> ProviderKey:
     """A fresh APNs auth key: the .p8 text (PKCS#8 PEM, P-256) and its public key."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
@@ -89,6 +105,28 @@ def make_provider_key() -> tuple[str, ec.EllipticCurvePublicKey]:
         serialization.NoEncryption(),
     ).decode()
     return pem, key.public_key()
+
+
+def new_fake(public_key: ec.EllipticCurvePublicKey, **options: Any) -> FakeApns:
+    """A fake (not started: `async with` it) expecting KEY_ID, TEAM_ID and TOPIC."""
+    return FakeApns(topic=TOPIC, key_id=KEY_ID, team_id=TEAM_ID, public_key=public_key, **options)
+
+
+def sender_config(fake: FakeApns, key_pem: str, /, **changes: Any) -> ApnsConfig:
+    """A sender's settings for `fake`: its URL, trust in its certificate, KEY_ID, TEAM_ID and
+    TOPIC, backoffs short enough for a test; `changes` set any other field."""
+    config = ApnsConfig(
+        key_pem=key_pem,
+        key_id=KEY_ID,
+        team_id=TEAM_ID,
+        topic=TOPIC,
+        base_url=fake.url,
+        ssl_context=fake.client_ssl_context(),
+        backoff_base=0.001,
+        backoff_max=0.01,
+        timeout=5.0,
+    )
+    return dataclasses.replace(config, **changes)
 
 
 def make_certificate() -> tuple[bytes, bytes]:

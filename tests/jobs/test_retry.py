@@ -21,8 +21,7 @@ from momento.jobs.queue import run_worker
 from momento.jobs.retry import CappedBackoff
 from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
-from tests.factories import create_user
-from tests.photos.fixtures import add_photo, make_event
+from tests.factories import add_photo, create_user, make_event
 from tests.storage.conftest import BASE_URL, SECRET
 from tests.storage.disks import remount, tmpfs
 

@@ -29,8 +29,7 @@ from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD
 from momento.reveal import scheduling
 from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
-from tests.events.helpers import assert_problem
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_user
 from tests.fakes.posthog import API_KEY, FakePostHog
 from tests.photos.conftest import Backend
 from tests.photos.test_processing import _camera_jpeg

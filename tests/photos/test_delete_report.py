@@ -11,25 +11,18 @@ import pytest
 
 from momento.photos.service import UPLOAD, key
 from momento.services import Services
-from tests.events.helpers import assert_problem
-from tests.factories import TestUser, create_user
-from tests.photos.fixtures import (
-    VARIANTS,
+from tests.factories import (
     add_photo,
-    feed,
-    is_flagged,
-    like_at,
+    add_report,
+    assert_problem,
+    create_user,
+    create_users,
+    like,
     make_event,
-    put_files,
-    rows,
-    snapshot,
+    sql,
     storage_path,
-    stored_keys,
 )
-
-
-async def users(services: Services, n: int) -> list[TestUser]:
-    return [await create_user(services) for _ in range(n)]
+from tests.photos.helpers import VARIANTS, feed, is_flagged, put_files, snapshot, stored_keys
 
 
 def all_keys(event: uuid.UUID, photo: uuid.UUID) -> set[str]:
@@ -37,11 +30,11 @@ def all_keys(event: uuid.UUID, photo: uuid.UUID) -> set[str]:
 
 
 async def reports(services: Services, photo: uuid.UUID) -> list[dict[str, Any]]:
-    found = await rows(
+    found = await sql(
         services,
         "SELECT reporter_id, by_creator, reason FROM momento.photo_reports WHERE photo_id = %s"
         " ORDER BY created_at",
-        (photo,),
+        photo,
     )
     return [dict(r) for r in found]
 
@@ -52,7 +45,7 @@ async def reports(services: Services, photo: uuid.UUID) -> list[dict[str, Any]]:
 async def test_owner_deletes_the_row_and_every_file(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     other_event = await make_event(services, bob, revealed=True, members=[alice])
     photo = await add_photo(services, event, alice)
@@ -61,13 +54,9 @@ async def test_owner_deletes_the_row_and_every_file(
     elsewhere = await add_photo(services, other_event, alice)
     for e, p in ((event, photo), (event, sibling), (event, bobs), (other_event, elsewhere)):
         await put_files(services, e, p)
-    await like_at(services, photo, bob)
-    await like_at(services, sibling, bob)
-    await rows(
-        services,
-        "INSERT INTO momento.photo_reports (photo_id, reporter_id) VALUES (%s, %s) RETURNING 1",
-        (photo, bob.id),
-    )
+    await like(services, photo, bob)
+    await like(services, sibling, bob)
+    await add_report(services, photo, bob)
 
     r = await client.delete(f"/v1/photos/{photo}", headers=alice.headers)
     assert r.status_code == 204, r.text
@@ -79,7 +68,7 @@ async def test_owner_deletes_the_row_and_every_file(
         ("public.photo_likes", "photo_id"),
         ("momento.photo_reports", "photo_id"),
     ):
-        found = await rows(services, f"SELECT 1 FROM {table} WHERE {column} = %s", (photo,))
+        found = await sql(services, f"SELECT 1 FROM {table} WHERE {column} = %s", photo)
         assert found == [], table
     assert await stored_keys(services, event, photo) == set()
     # Everyone else's photos, likes and files are untouched.
@@ -87,9 +76,7 @@ async def test_owner_deletes_the_row_and_every_file(
         assert await stored_keys(services, e, p) == all_keys(e, p)
         assert await is_flagged(services, p) is False
     assert (
-        len(
-            await rows(services, "SELECT 1 FROM public.photo_likes WHERE photo_id = %s", (sibling,))
-        )
+        len(await sql(services, "SELECT 1 FROM public.photo_likes WHERE photo_id = %s", sibling))
         == 1
     )
     assert [i["id"] for i in (await feed(client, bob, event))["items"]] == sorted(
@@ -111,7 +98,7 @@ async def test_owner_deletes_before_the_reveal_and_while_pending(
         await put_files(services, event, photo)
         r = await client.delete(f"/v1/photos/{photo}", headers=alice.headers)
         assert r.status_code == 204, r.text
-        assert await rows(services, "SELECT 1 FROM public.photos WHERE id = %s", (photo,)) == []
+        assert await sql(services, "SELECT 1 FROM public.photos WHERE id = %s", photo) == []
         assert await stored_keys(services, event, photo) == set()
 
 
@@ -119,11 +106,11 @@ async def test_owner_deletes_before_the_reveal_and_while_pending(
 async def test_only_the_owner_deletes(
     client: httpx.AsyncClient, services: Services, who: str
 ) -> None:
-    alice, bob, carol, mallory = await users(services, 4)
+    alice, bob, carol, mallory = await create_users(services, 4)
     event = await make_event(services, carol, revealed=True, members=[alice, bob])
     photo = await add_photo(services, event, alice)
     await put_files(services, event, photo)
-    await like_at(services, photo, bob)
+    await like(services, photo, bob)
     before = await snapshot(services, event)
     caller = {"member": bob, "creator": carol, "non_member": mallory, "no_such_photo": alice}[who]
     target = uuid.uuid4() if who == "no_such_photo" else photo
@@ -156,7 +143,7 @@ async def test_delete_refusals_for_bad_requests(
 async def test_a_report_hides_the_photo_from_all_but_its_owner(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol, dave = await users(services, 4)
+    alice, bob, carol, dave = await create_users(services, 4)
     event = await make_event(services, dave, revealed=True, members=[alice, bob, carol])
     photo = await add_photo(services, event, alice)
     kept = await add_photo(services, event, alice)
@@ -195,7 +182,7 @@ async def test_a_report_hides_the_photo_from_all_but_its_owner(
 async def test_report_without_a_body_or_reason(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     p1 = await add_photo(services, event, alice)
     p2 = await add_photo(services, event, alice)
@@ -210,7 +197,7 @@ async def test_report_without_a_body_or_reason(
 async def test_reason_of_500_characters_is_accepted(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
     r = await client.post(
@@ -227,7 +214,7 @@ async def test_reason_of_500_characters_is_accepted(
 async def test_bad_report_bodies_are_422(
     client: httpx.AsyncClient, services: Services, body: Any
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
     before = await snapshot(services, event)
@@ -253,7 +240,7 @@ async def test_bad_report_bodies_are_422(
 async def test_report_of_a_photo_out_of_reach_is_refused(
     client: httpx.AsyncClient, services: Services, case: str
 ) -> None:
-    alice, bob, carol, mallory = await users(services, 4)
+    alice, bob, carol, mallory = await create_users(services, 4)
     event = await make_event(
         services, alice, revealed=case != "before_reveal", members=[bob, carol]
     )
@@ -263,10 +250,10 @@ async def test_report_of_a_photo_out_of_reach_is_refused(
         r = await client.post(f"/v1/photos/{photo}/report", headers=carol.headers)
         assert r.status_code == 204
     if case == "deleted_event":
-        await rows(
+        await sql(
             services,
             "UPDATE public.events SET is_deleted = true WHERE id = %s RETURNING 1",
-            (event,),
+            event,
         )
     before = await snapshot(services, event)
     flagged = await is_flagged(services, photo)
@@ -286,7 +273,7 @@ async def test_report_of_a_photo_out_of_reach_is_refused(
 
 
 async def test_the_creator_hides_a_photo(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     photo = await add_photo(services, event, bob)
     reported = await add_photo(services, event, bob)
@@ -317,7 +304,7 @@ async def test_the_creator_hides_a_photo(client: httpx.AsyncClient, services: Se
 async def test_the_creator_cannot_hide_before_the_reveal(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=False, members=[bob])
     photo = await add_photo(services, event, bob)
     r = await client.post(f"/v1/photos/{photo}/report", headers=alice.headers)

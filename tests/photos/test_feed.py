@@ -11,26 +11,20 @@ import pytest
 
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
 from momento.services import Services
-from tests.events.helpers import assert_problem
-from tests.factories import TestUser, create_user
-from tests.photos.fixtures import (
+from tests.factories import (
     BASE,
     add_photo,
     add_photos,
-    counting_client,
-    feed,
-    like_at,
+    assert_problem,
+    create_user,
+    create_users,
+    like,
     make_event,
-    put_files,
     reveal,
-    rows,
+    sql,
     storage_path,
 )
-
-
-async def users(services: Services, n: int) -> list[TestUser]:
-    return [await create_user(services) for _ in range(n)]
-
+from tests.photos.helpers import counting_client, feed, put_files
 
 # --- before the reveal ---------------------------------------------------------------------
 
@@ -38,7 +32,7 @@ async def users(services: Services, n: int) -> list[TestUser]:
 async def test_before_reveal_only_own_photos_and_the_total(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=False, members=[bob, carol])
     mine = await add_photos(services, event, alice, [BASE, BASE + timedelta(seconds=1)])
     await add_photos(services, event, bob, [BASE + timedelta(seconds=i) for i in range(3)])
@@ -63,7 +57,7 @@ async def test_before_reveal_only_own_photos_and_the_total(
 async def test_before_reveal_own_flagged_photo_is_listed_for_its_owner(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=False, members=[bob])
     hidden = await add_photo(services, event, bob, flagged=True)
     page = await feed(client, bob, event)
@@ -77,7 +71,7 @@ async def test_before_reveal_own_flagged_photo_is_listed_for_its_owner(
 async def test_after_reveal_every_uploaded_unflagged_photo(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     visible = await add_photos(services, event, alice, [BASE, BASE + timedelta(minutes=2)])
     visible += await add_photos(services, event, bob, [BASE + timedelta(minutes=1)])
@@ -102,7 +96,7 @@ async def test_after_reveal_every_uploaded_unflagged_photo(
 async def test_an_item_carries_what_the_app_shows(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice, BASE.replace(microsecond=250000))
     page = await feed(client, bob, event)
@@ -133,7 +127,7 @@ async def test_an_item_carries_what_the_app_shows(
 async def test_sorted_by_capture_time_then_id_across_pages(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     # Ten photos share one capture time; a page of 4 ends in the middle of them.
     tied = await add_photos(services, event, alice, [BASE + timedelta(seconds=5)] * 10)
@@ -169,7 +163,7 @@ async def test_ties_at_a_capture_time_with_microseconds_survive_the_cursor(
 
 
 async def test_paging_through_45_photos(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     ids: list[uuid.UUID] = []
     for n, owner in enumerate((alice, bob, carol)):
@@ -178,10 +172,10 @@ async def test_paging_through_45_photos(client: httpx.AsyncClient, services: Ser
         ids += await add_photos(services, event, owner, times)
     expected = [
         str(r["id"])
-        for r in await rows(
+        for r in await sql(
             services,
             "SELECT id FROM public.photos WHERE event_id = %s ORDER BY captured_at, id",
-            (event,),
+            event,
         )
     ]
     assert len(expected) == 45
@@ -227,7 +221,7 @@ async def test_empty_event(client: httpx.AsyncClient, services: Services) -> Non
 
 
 async def test_reveal_time_switches_the_feed(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=False, members=[bob])
     photo = await add_photo(services, event, alice)
     assert (await feed(client, bob, event))["items"] == []
@@ -243,7 +237,7 @@ async def test_reveal_time_switches_the_feed(client: httpx.AsyncClient, services
 async def test_non_member_gets_the_same_404_as_for_no_event(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, mallory = await users(services, 2)
+    alice, mallory = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True)
     await add_photo(services, event, alice)
     r = await client.get(f"/v1/events/{event}/photos", headers=mallory.headers)
@@ -256,7 +250,7 @@ async def test_non_member_gets_the_same_404_as_for_no_event(
 
 
 async def test_deleted_event_is_404(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     await add_photo(services, event, alice)
     r = await client.delete(f"/v1/events/{event}", headers=alice.headers)
@@ -324,14 +318,14 @@ async def test_no_token_is_401(client: httpx.AsyncClient, services: Services) ->
 
 
 async def test_like_count_and_liked_by_me(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     p1, p2, p3 = await add_photos(
         services, event, alice, [BASE + timedelta(seconds=i) for i in range(3)]
     )
     for user in (alice, bob, carol):
-        await like_at(services, p1, user)
-    await like_at(services, p2, bob)
+        await like(services, p1, user)
+    await like(services, p2, bob)
 
     def summary(page: dict[str, object]) -> list[tuple[int, bool]]:
         items = page["items"]
@@ -350,7 +344,7 @@ async def test_like_count_and_liked_by_me(client: httpx.AsyncClient, services: S
 async def test_signed_urls_fetch_the_variants(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     stored = await add_photo(services, event, alice, BASE)
     missing = await add_photo(services, event, alice, BASE + timedelta(seconds=1))
@@ -377,7 +371,7 @@ async def test_signed_urls_fetch_the_variants(
 
 
 async def test_etag_and_304(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
     url = f"/v1/events/{event}/photos"
@@ -406,23 +400,23 @@ async def test_etag_and_304(client: httpx.AsyncClient, services: Services) -> No
 
     # Someone else's like changes the count, hence the page, hence the ETag.
     etag = after.headers["etag"]
-    await like_at(services, photo, alice)
+    await like(services, photo, alice)
     r = await client.get(url, headers={**bob.headers, "If-None-Match": etag})
     assert r.status_code == 200
     assert r.json()["items"][0]["like_count"] == 2
 
 
 async def test_liked_list_etag(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     p1, p2 = await add_photos(services, event, alice, [BASE, BASE + timedelta(seconds=1)])
-    await like_at(services, p1, bob)
+    await like(services, p1, bob)
     url = f"/v1/events/{event}/photos/liked"
     r = await client.get(url, headers=bob.headers)
     etag = r.headers["etag"]
     r = await client.get(url, headers={**bob.headers, "If-None-Match": etag})
     assert r.status_code == 304
-    await like_at(services, p2, bob)
+    await like(services, p2, bob)
     r = await client.get(url, headers={**bob.headers, "If-None-Match": etag})
     assert r.status_code == 200
     assert [i["id"] for i in r.json()["items"]] == [str(p2), str(p1)]
@@ -432,7 +426,7 @@ async def test_liked_list_etag(client: httpx.AsyncClient, services: Services) ->
 
 
 async def test_a_page_is_one_statement_whatever_its_size(services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     small = await make_event(services, alice, revealed=True, members=[bob])
     large = await make_event(services, alice, revealed=True, members=[bob])
     (one,) = await add_photos(services, small, alice, [BASE])
@@ -441,8 +435,8 @@ async def test_a_page_is_one_statement_whatever_its_size(services: Services) -> 
     )
     await add_photos(services, large, bob, [BASE + timedelta(seconds=i) for i in range(50)])
     for p in many[:60]:
-        await like_at(services, p, bob)
-    await like_at(services, one, bob)
+        await like(services, p, bob)
+    await like(services, one, bob)
 
     async with counting_client(services) as (c, db):
         counts = []

@@ -19,8 +19,7 @@ from starlette.types import Receive, Scope, Send
 from momento.app import create_app
 from momento.photos.fastpath import FeedFastPath
 from momento.services import Services
-from tests.factories import create_user
-from tests.photos.fixtures import BASE, add_photos, like_at, make_event
+from tests.factories import BASE, add_photos, create_user, like, make_event
 
 
 class CountingFastPath(FeedFastPath):
@@ -66,7 +65,7 @@ async def test_lean_path_answers_like_the_routes(services: Services) -> None:
         services, event, alice, [BASE + timedelta(seconds=i) for i in range(30)]
     )
     for p in photos[:5]:
-        await like_at(services, p, bob)
+        await like(services, p, bob)
     fast, slow = _apps(services)
     CountingFastPath.served = 0
     base = f"/v1/events/{event}/photos"

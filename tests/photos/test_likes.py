@@ -10,31 +10,25 @@ import httpx
 import pytest
 
 from momento.services import Services
-from tests.events.helpers import assert_problem
-from tests.factories import TestUser, create_user
-from tests.photos.fixtures import (
+from tests.factories import (
     BASE,
+    TestUser,
     add_photo,
     add_photos,
-    feed,
-    like_at,
-    like_rows,
-    liked,
+    assert_problem,
+    create_user,
+    create_users,
+    like,
     make_event,
-    rows,
-    snapshot,
+    sql,
 )
-
-
-async def users(services: Services, n: int) -> list[TestUser]:
-    return [await create_user(services) for _ in range(n)]
-
+from tests.photos.helpers import feed, like_rows, liked, snapshot
 
 # --- PUT / DELETE --------------------------------------------------------------------------
 
 
 async def test_like_is_idempotent(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
     for _ in range(2):
@@ -47,11 +41,11 @@ async def test_like_is_idempotent(client: httpx.AsyncClient, services: Services)
 
 
 async def test_unlike_is_idempotent(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
-    await like_at(services, photo, bob)
-    await like_at(services, photo, alice)
+    await like(services, photo, bob)
+    await like(services, photo, alice)
     for _ in range(2):
         r = await client.delete(f"/v1/photos/{photo}/like", headers=bob.headers)
         assert r.status_code == 204, r.text
@@ -61,7 +55,7 @@ async def test_unlike_is_idempotent(client: httpx.AsyncClient, services: Service
 
 
 async def test_unlike_without_a_like_is_204(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
     r = await client.delete(f"/v1/photos/{photo}/like", headers=bob.headers)
@@ -97,13 +91,13 @@ async def test_own_photo_can_be_liked_before_the_reveal(
 async def test_like_of_a_photo_out_of_reach_is_404(
     client: httpx.AsyncClient, services: Services, case: str
 ) -> None:
-    alice, bob, mallory = await users(services, 3)
+    alice, bob, mallory = await create_users(services, 3)
     revealed = case != "others_before_reveal"
     event = await make_event(services, alice, revealed=revealed, members=[bob])
     elsewhere = await make_event(services, mallory, revealed=True)
     await add_photo(services, elsewhere, mallory)
     visible = await add_photo(services, event, alice)
-    await like_at(services, visible, alice)
+    await like(services, visible, alice)
     photo = {
         "others_before_reveal": lambda: add_photo(services, event, alice, BASE),
         "other_event": lambda: add_photo(services, elsewhere, mallory),
@@ -116,10 +110,10 @@ async def test_like_of_a_photo_out_of_reach_is_404(
     }
     target = await photo[case]() if case in photo else uuid.uuid4()
     if case == "deleted_event":
-        await rows(
+        await sql(
             services,
             "UPDATE public.events SET is_deleted = true WHERE id = %s RETURNING id",
-            (event,),
+            event,
         )
     before = (await snapshot(services, event), await snapshot(services, elsewhere))
 
@@ -156,12 +150,12 @@ async def test_a_like_of_a_photo_since_hidden_can_be_removed(
     """The policies let a user remove their like of a photo they can no longer see (see
     tests/rls/test_likes.py); the route does too, so the like does not come back with the
     photo if an operator restores it."""
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
-    await like_at(services, photo, bob)
-    await rows(
-        services, "UPDATE public.photos SET is_flagged = true WHERE id = %s RETURNING id", (photo,)
+    await like(services, photo, bob)
+    await sql(
+        services, "UPDATE public.photos SET is_flagged = true WHERE id = %s RETURNING id", photo
     )
     r = await client.delete(f"/v1/photos/{photo}/like", headers=bob.headers)
     assert r.status_code == 204, r.text
@@ -179,7 +173,7 @@ async def test_a_like_of_a_photo_since_hidden_can_be_removed(
 async def test_members_see_counts_but_never_who_liked(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol, dave = await users(services, 4)
+    alice, bob, carol, dave = await create_users(services, 4)
     event = await make_event(services, alice, revealed=True, members=[bob, carol, dave])
     photo = await add_photo(services, event, alice)
     for user in (bob, carol):
@@ -208,7 +202,7 @@ async def test_members_see_counts_but_never_who_liked(
 async def test_liked_list_most_recent_like_first(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     other = await make_event(services, bob, revealed=True)
     p1, p2, p3, p4 = await add_photos(
@@ -217,12 +211,12 @@ async def test_liked_list_most_recent_like_first(
     mine = await add_photo(services, event, bob, BASE + timedelta(seconds=9))
     elsewhere = await add_photo(services, other, bob)
     # Liked in the order p3, mine, p1: the list is the reverse.
-    await like_at(services, p3, bob, BASE + timedelta(hours=1))
-    await like_at(services, mine, bob, BASE + timedelta(hours=2))
-    await like_at(services, p1, bob, BASE + timedelta(hours=3))
-    await like_at(services, elsewhere, bob, BASE + timedelta(hours=4))  # another event
-    await like_at(services, p2, carol)  # someone else's like
-    await like_at(services, p1, carol)
+    await like(services, p3, bob, BASE + timedelta(hours=1))
+    await like(services, mine, bob, BASE + timedelta(hours=2))
+    await like(services, p1, bob, BASE + timedelta(hours=3))
+    await like(services, elsewhere, bob, BASE + timedelta(hours=4))  # another event
+    await like(services, p2, carol)  # someone else's like
+    await like(services, p1, carol)
 
     page = await liked(client, bob, event)
     assert [i["id"] for i in page["items"]] == [str(p1), str(mine), str(p3)]
@@ -241,16 +235,16 @@ async def test_liked_list_most_recent_like_first(
 
 
 async def test_liked_list_pages(client: httpx.AsyncClient, services: Services) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photos = await add_photos(
         services, event, alice, [BASE + timedelta(seconds=i) for i in range(7)]
     )
     # Distinct like times, and three likes at one moment (ordered by photo id, descending).
     for n, p in enumerate(photos[:4]):
-        await like_at(services, p, bob, BASE + timedelta(minutes=n))
+        await like(services, p, bob, BASE + timedelta(minutes=n))
     for p in photos[4:]:
-        await like_at(services, p, bob, BASE + timedelta(minutes=10))
+        await like(services, p, bob, BASE + timedelta(minutes=10))
     expected = [str(p) for p in sorted(photos[4:], reverse=True)]
     expected += [str(p) for p in reversed(photos[:4])]
 
@@ -271,11 +265,11 @@ async def test_liked_list_pages(client: httpx.AsyncClient, services: Services) -
 async def test_liked_list_pages_with_real_like_times(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     p1, p2 = await add_photos(services, event, alice, [BASE, BASE + timedelta(seconds=1)])
-    await like_at(services, p1, bob, BASE.replace(microsecond=500))
-    await like_at(services, p2, bob, BASE.replace(microsecond=999))
+    await like(services, p1, bob, BASE.replace(microsecond=500))
+    await like(services, p2, bob, BASE.replace(microsecond=999))
     first = await liked(client, bob, event, limit=1)
     second = await liked(client, bob, event, limit=1, cursor=first["next_cursor"])
     assert [i["id"] for i in first["items"] + second["items"]] == [str(p2), str(p1)]
@@ -284,13 +278,13 @@ async def test_liked_list_pages_with_real_like_times(
 async def test_liked_list_drops_photos_no_longer_visible(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     kept, hidden = await add_photos(services, event, alice, [BASE, BASE + timedelta(seconds=1)])
-    await like_at(services, kept, bob)
-    await like_at(services, hidden, bob)
-    await rows(
-        services, "UPDATE public.photos SET is_flagged = true WHERE id = %s RETURNING id", (hidden,)
+    await like(services, kept, bob)
+    await like(services, hidden, bob)
+    await sql(
+        services, "UPDATE public.photos SET is_flagged = true WHERE id = %s RETURNING id", hidden
     )
     assert [i["id"] for i in (await liked(client, bob, event))["items"]] == [str(kept)]
 
@@ -298,10 +292,10 @@ async def test_liked_list_drops_photos_no_longer_visible(
 async def test_liked_list_of_an_event_one_has_left_is_404(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, alice)
-    await like_at(services, photo, bob)
+    await like(services, photo, bob)
     r = await client.delete(f"/v1/events/{event}/membership", headers=bob.headers)
     assert r.status_code == 204, r.text
     r = await client.get(f"/v1/events/{event}/photos/liked", headers=bob.headers)
@@ -315,7 +309,7 @@ async def test_concurrent_likes_and_unlikes_keep_the_count(
 ) -> None:
     """Members liking one photo at once (the reveal), then half of them unliking at once and
     liking again twice: the count the feed shows is always the number of likes."""
-    alice, *members = await users(services, 13)
+    alice, *members = await create_users(services, 13)
     event = await make_event(services, alice, revealed=True, members=members)
     photo = await add_photo(services, event, alice)
 

@@ -21,19 +21,18 @@ from click.testing import CliRunner
 from momento.cli import main
 from momento.photos.service import UPLOAD, key
 from momento.services import Services
-from tests.factories import TestUser, create_user
-from tests.photos.fixtures import (
-    VARIANTS,
+from tests.factories import (
+    TestUser,
     add_photo,
-    feed,
-    is_flagged,
-    like_at,
+    add_report,
+    create_user,
+    create_users,
+    like,
     make_event,
-    put_files,
-    rows,
+    sql,
     storage_path,
-    stored_keys,
 )
+from tests.photos.helpers import VARIANTS, feed, is_flagged, put_files, stored_keys
 
 # A log line (structlog's default rendering, which the moderation commands leave on stdout).
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
@@ -72,10 +71,6 @@ def cli(services: Services, database_url: str, tmp_path: Path) -> Cli:
     )
 
 
-async def users(services: Services, n: int) -> list[TestUser]:
-    return [await create_user(services) for _ in range(n)]
-
-
 async def report(
     client: httpx.AsyncClient, user: TestUser, photo: uuid.UUID, reason: str | None = None
 ) -> None:
@@ -85,8 +80,8 @@ async def report(
 
 
 async def report_count(services: Services, photo: uuid.UUID) -> int:
-    found = await rows(
-        services, "SELECT count(*) AS n FROM momento.photo_reports WHERE photo_id = %s", (photo,)
+    found = await sql(
+        services, "SELECT count(*) AS n FROM momento.photo_reports WHERE photo_id = %s", photo
     )
     n: int = found[0]["n"]
     return n
@@ -101,7 +96,7 @@ async def test_list_without_flagged_photos(cli: Cli) -> None:
 async def test_list_shows_flagged_photos_most_recently_reported_first(
     cli: Cli, client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol], name="Beach")
     by_members = await add_photo(services, event, bob)
     by_creator = await add_photo(services, event, carol)
@@ -109,23 +104,20 @@ async def test_list_shows_flagged_photos_most_recently_reported_first(
     await report(client, bob, by_members, "spam")
     # Once hidden, other members no longer see the photo; a second report is one that raced
     # with the first.
-    await rows(
-        services,
-        "INSERT INTO momento.photo_reports (photo_id, reporter_id, reason)"
-        " VALUES (%s, %s, 'not ok') RETURNING 1",
-        (by_members, carol.id),
-    )
+    await add_report(services, by_members, carol, reason="not ok")
     await report(client, alice, by_creator)
     # Report times a second apart, so the order does not hang on the clock's resolution.
     start = datetime.now(UTC) - timedelta(minutes=10)
     for n, (photo, reporter) in enumerate(
         ((by_members, bob), (by_members, carol), (by_creator, alice))
     ):
-        await rows(
+        await sql(
             services,
             "UPDATE momento.photo_reports SET created_at = %s"
             " WHERE photo_id = %s AND reporter_id = %s RETURNING 1",
-            (start + timedelta(seconds=n), photo, reporter.id),
+            start + timedelta(seconds=n),
+            photo,
+            reporter.id,
         )
 
     result = await cli("list")
@@ -146,11 +138,11 @@ async def test_list_shows_flagged_photos_most_recently_reported_first(
 async def test_restore_makes_the_photo_visible_and_clears_its_reports(
     cli: Cli, client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob, carol = await users(services, 3)
+    alice, bob, carol = await create_users(services, 3)
     event = await make_event(services, alice, revealed=True, members=[bob, carol])
     photo = await add_photo(services, event, bob)
     other = await add_photo(services, event, bob)
-    await like_at(services, photo, alice)
+    await like(services, photo, alice)
     await report(client, carol, photo, "meh")
     await report(client, carol, other)
     assert str(photo) not in [i["id"] for i in (await feed(client, alice, event))["items"]]
@@ -176,19 +168,19 @@ async def test_restore_makes_the_photo_visible_and_clears_its_reports(
 async def test_remove_deletes_the_row_and_its_files(
     cli: Cli, client: httpx.AsyncClient, services: Services
 ) -> None:
-    alice, bob = await users(services, 2)
+    alice, bob = await create_users(services, 2)
     event = await make_event(services, alice, revealed=True, members=[bob])
     photo = await add_photo(services, event, bob)
     kept = await add_photo(services, event, bob)
     for p in (photo, kept):
         await put_files(services, event, p)
-    await like_at(services, photo, alice)
+    await like(services, photo, alice)
     await report(client, alice, photo)
 
     result = await cli("remove", str(photo))
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"removed {photo}"
-    assert await rows(services, "SELECT 1 FROM public.photos WHERE id = %s", (photo,)) == []
+    assert await sql(services, "SELECT 1 FROM public.photos WHERE id = %s", photo) == []
     assert await report_count(services, photo) == 0
     assert await stored_keys(services, event, photo) == set()
     expected = {key(storage_path(event, kept), n) for n in (*VARIANTS, UPLOAD)}

@@ -29,8 +29,7 @@ import pyvips
 from PIL import Image
 
 from momento.services import Services
-from tests.events.helpers import assert_problem, iso, join
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_user, iso, join
 from tests.photos.conftest import Backend
 from tests.photos.test_processing import (
     SECRETS,

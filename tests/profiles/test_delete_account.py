@@ -8,8 +8,16 @@ import secrets
 import httpx
 
 from momento.services import Services
-from tests.events.helpers import add_photo, assert_problem, create_event, join, like, scalar
-from tests.factories import TestUser, create_user
+from tests.factories import (
+    TestUser,
+    add_photo,
+    assert_problem,
+    create_event,
+    create_user,
+    join,
+    like,
+    scalar,
+)
 
 
 async def add_refresh_token(services: Services, user: TestUser) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from momento.services import Services
 from tests.conftest import app_for
-from tests.events.helpers import assert_problem, create_event, join, scalar
-from tests.factories import TestUser, create_user
+from tests.factories import TestUser, assert_problem, create_event, create_user, join, scalar
 
 
 async def profile_row(services: Services, user: TestUser) -> dict[str, Any]:

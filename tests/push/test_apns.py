@@ -24,16 +24,8 @@ from momento.push.apns import (
     Sender,
     make_sender,
 )
-from tests.fakes.apns import FakeApns, make_provider_key
-
-KEY_ID = "ABC123DEFG"
-TEAM_ID = "DEF123GHIJ"
-TOPIC = "app.momento.test"
-
-
-def device(i: int) -> str:
-    """A 64-hex-digit device token whose first 8 digits (what logs show) tell it apart."""
-    return f"{i:08x}" + "a1b2c3d4" * 7
+from tests.factories import apns_token
+from tests.fakes.apns import KEY_ID, TEAM_ID, TOPIC, FakeApns, make_provider_key, new_fake
 
 
 class Clock:
@@ -56,35 +48,10 @@ class Sleeps:
         self.delays.append(delay)
 
 
-@pytest.fixture(scope="module")
-def provider_key() -> tuple[str, ec.EllipticCurvePublicKey]:
-    return make_provider_key()
-
-
 @pytest.fixture
-async def fake(provider_key: tuple[str, ec.EllipticCurvePublicKey]) -> AsyncIterator[FakeApns]:
-    async with FakeApns(
-        topic=TOPIC, key_id=KEY_ID, team_id=TEAM_ID, public_key=provider_key[1]
-    ) as server:
-        yield server
-
-
-@pytest.fixture
-def config(fake: FakeApns, provider_key: tuple[str, ec.EllipticCurvePublicKey]) -> ApnsConfig:
-    return ApnsConfig(
-        key_pem=provider_key[0],
-        key_id=KEY_ID,
-        team_id=TEAM_ID,
-        topic=TOPIC,
-        base_url=fake.url,
-        ssl_context=fake.client_ssl_context(),
-        connections=1,
-        concurrency=100,
-        max_retries=3,
-        backoff_base=0.001,
-        backoff_max=0.01,
-        timeout=5.0,
-    )
+def config(apns_config: ApnsConfig) -> ApnsConfig:
+    """One connection, so tests can count what goes over it."""
+    return replace(apns_config, connections=1, concurrency=100, max_retries=3)
 
 
 @pytest.fixture
@@ -95,16 +62,16 @@ async def sender(config: ApnsConfig) -> AsyncIterator[ApnsSender]:
 
 def alert(i: int = 1, **fields: Any) -> Notification:
     return Notification(
-        device(i), title="Momento", body="Your photos are ready to reveal!", **fields
+        apns_token(i), title="Momento", body="Your photos are ready to reveal!", **fields
     )
 
 
 # --- delivery -------------------------------------------------------------------------------
 
 
-async def test_delivered_alert_as_apns_receives_it(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_delivered_alert_as_apns_receives_it(sender: ApnsSender, fake_apns: FakeApns) -> None:
     n = Notification(
-        device(7),
+        apns_token(7),
         title="Momento",
         subtitle="Beach party",
         body="Your photos are ready to reveal!",
@@ -120,12 +87,12 @@ async def test_delivered_alert_as_apns_receives_it(sender: ApnsSender, fake: Fak
     assert result.outcome == "delivered"
     assert result.delivered
     assert (result.status, result.reason, result.attempts) == (200, None, 1)
-    [got] = fake.requests
+    [got] = fake_apns.requests
     assert result.apns_id == got.apns_id
     assert (got.method, got.path, got.device_token, got.status) == (
         "POST",
-        f"/3/device/{device(7)}",
-        device(7),
+        f"/3/device/{apns_token(7)}",
+        apns_token(7),
         200,
     )
     assert got.headers["apns-topic"] == TOPIC
@@ -155,32 +122,32 @@ async def test_delivered_alert_as_apns_receives_it(sender: ApnsSender, fake: Fak
     assert abs(got.claims["iat"] - time.time()) < 5
 
 
-async def test_apns_id_given_is_sent_and_returned(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_apns_id_given_is_sent_and_returned(sender: ApnsSender, fake_apns: FakeApns) -> None:
     apns_id = "1f0e1c5a-6b7c-4d8e-9f00-112233445566"
     result = await sender.send(alert(apns_id=apns_id))
     assert result.apns_id == apns_id
-    assert fake.requests[0].headers["apns-id"] == apns_id
+    assert fake_apns.requests[0].headers["apns-id"] == apns_id
 
 
-async def test_background_push(sender: ApnsSender, fake: FakeApns) -> None:
-    n = Notification(device(2), push_type="background", priority=5, data={"sync": 1})
+async def test_background_push(sender: ApnsSender, fake_apns: FakeApns) -> None:
+    n = Notification(apns_token(2), push_type="background", priority=5, data={"sync": 1})
     assert (await sender.send(n)).delivered
-    [got] = fake.requests
+    [got] = fake_apns.requests
     assert got.headers["apns-push-type"] == "background"
     assert got.headers["apns-priority"] == "5"
     assert got.json() == {"aps": {"content-available": 1}, "sync": 1}
 
 
-async def test_fake_speaks_http2_over_tls_with_the_test_certificate(fake: FakeApns) -> None:
-    async with httpx.AsyncClient(http2=True, verify=fake.client_ssl_context()) as client:
-        r = await client.post(f"{fake.url}/3/device/{device(1)}", content=b"{}")
+async def test_fake_speaks_http2_over_tls_with_the_test_certificate(fake_apns: FakeApns) -> None:
+    async with httpx.AsyncClient(http2=True, verify=fake_apns.client_ssl_context()) as client:
+        r = await client.post(f"{fake_apns.url}/3/device/{apns_token(1)}", content=b"{}")
     assert r.http_version == "HTTP/2"
     assert r.status_code == 403
     assert r.json() == {"reason": "MissingProviderToken"}
-    assert fake.requests[0].reason == "MissingProviderToken"
+    assert fake_apns.requests[0].reason == "MissingProviderToken"
 
 
-async def test_certificate_not_trusted_is_refused(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_certificate_not_trusted_is_refused(config: ApnsConfig, fake_apns: FakeApns) -> None:
     untrusted = ApnsSender(replace(config, ssl_context=None, max_retries=0))  # system's CAs
     await untrusted.open(connect=False)
     try:
@@ -190,7 +157,7 @@ async def test_certificate_not_trusted_is_refused(config: ApnsConfig, fake: Fake
     assert result.outcome == "retry_exhausted"
     assert result.status is None
     assert "SSL" in (result.reason or "")
-    assert fake.requests == []
+    assert fake_apns.requests == []
 
 
 async def test_open_fails_on_an_untrusted_certificate(config: ApnsConfig) -> None:
@@ -203,43 +170,40 @@ async def test_open_fails_on_an_untrusted_certificate(config: ApnsConfig) -> Non
 # --- connections and concurrency ------------------------------------------------------------
 
 
-async def test_one_connection_reused_for_200_sends(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_one_connection_reused_for_200_sends(sender: ApnsSender, fake_apns: FakeApns) -> None:
     results = await sender.send_many([alert(i) for i in range(150)])
     for i in range(150, 200):
         results.append(await sender.send(alert(i)))
     assert [r.outcome for r in results] == ["delivered"] * 200
-    assert [r.device_token for r in results] == [device(i) for i in range(200)]
-    assert fake.connections == 1
+    assert [r.device_token for r in results] == [apns_token(i) for i in range(200)]
+    assert fake_apns.connections == 1
     assert sender.connects == 1
-    assert {r.connection_id for r in fake.requests} == {fake.requests[0].connection_id}
-    assert len(fake.requests) == 200
+    assert {r.connection_id for r in fake_apns.requests} == {fake_apns.requests[0].connection_id}
+    assert len(fake_apns.requests) == 200
 
 
-async def test_several_connections_share_the_load(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_several_connections_share_the_load(config: ApnsConfig, fake_apns: FakeApns) -> None:
     async with ApnsSender(replace(config, connections=3)) as s:
         results = await s.send_many([alert(i) for i in range(60)])
     assert all(r.delivered for r in results)
-    assert fake.connections == 3
-    assert len({r.connection_id for r in fake.requests}) == 3
+    assert fake_apns.connections == 3
+    assert len({r.connection_id for r in fake_apns.requests}) == 3
 
 
-async def test_concurrency_is_bounded(config: ApnsConfig, fake: FakeApns) -> None:
-    fake.delay = 0.02
+async def test_concurrency_is_bounded(config: ApnsConfig, fake_apns: FakeApns) -> None:
+    fake_apns.delay = 0.02
     async with ApnsSender(replace(config, concurrency=5, connections=2)) as s:
         results = await s.send_many([alert(i) for i in range(40)])
         assert s.max_in_flight == 5
     assert all(r.delivered for r in results)
-    assert fake.max_in_flight == 5
+    assert fake_apns.max_in_flight == 5
 
 
 async def test_server_stream_limit_is_respected(
     provider_key: tuple[str, ec.EllipticCurvePublicKey], config: ApnsConfig
 ) -> None:
-    async with FakeApns(
-        topic=TOPIC,
-        key_id=KEY_ID,
-        team_id=TEAM_ID,
-        public_key=provider_key[1],
+    async with new_fake(
+        provider_key[1],
         max_concurrent_streams=3,
         delay=0.01,
     ) as small:
@@ -253,11 +217,8 @@ async def test_server_stream_limit_is_respected(
 async def test_flow_control_windows_are_respected(
     provider_key: tuple[str, ec.EllipticCurvePublicKey], config: ApnsConfig
 ) -> None:
-    async with FakeApns(
-        topic=TOPIC,
-        key_id=KEY_ID,
-        team_id=TEAM_ID,
-        public_key=provider_key[1],
+    async with new_fake(
+        provider_key[1],
         initial_window=1000,  # each 4 KB body goes out in pieces, window by window
         connection_window=65535,  # HTTP/2's default: 16 bodies fill it
     ) as tight:
@@ -269,20 +230,20 @@ async def test_flow_control_windows_are_respected(
         assert sorted(r.body for r in tight.requests) == sorted(n.payload() for n in big)
 
 
-async def test_reconnects_after_the_server_closes(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_reconnects_after_the_server_closes(sender: ApnsSender, fake_apns: FakeApns) -> None:
     assert (await sender.send(alert(1))).delivered
-    fake.drop_connections()
+    fake_apns.drop_connections()
     await asyncio.sleep(0.05)
     result = await sender.send(alert(2))
     assert result.delivered
-    assert fake.connections == 2
+    assert fake_apns.connections == 2
     assert sender.connects == 2
 
 
 async def test_no_answer_in_time_is_retried_then_exhausted(
-    config: ApnsConfig, fake: FakeApns
+    config: ApnsConfig, fake_apns: FakeApns
 ) -> None:
-    fake.delay = 1.0
+    fake_apns.delay = 1.0
     async with ApnsSender(replace(config, timeout=0.1, max_retries=1)) as s:
         result = await s.send(alert())
     assert result.outcome == "retry_exhausted"
@@ -294,14 +255,16 @@ async def test_no_answer_in_time_is_retried_then_exhausted(
 # --- provider token -------------------------------------------------------------------------
 
 
-async def test_one_jwt_for_many_sends(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_one_jwt_for_many_sends(sender: ApnsSender, fake_apns: FakeApns) -> None:
     results = await sender.send_many([alert(i) for i in range(100)])
     assert all(r.delivered for r in results)
-    assert len(fake.jwts_seen) == 1
+    assert len(fake_apns.jwts_seen) == 1
     assert sender.token.minted == 1
 
 
-async def test_jwt_refreshed_after_the_configured_age(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_jwt_refreshed_after_the_configured_age(
+    config: ApnsConfig, fake_apns: FakeApns
+) -> None:
     clock = Clock()
     cfg = replace(config, token_refresh_after=10, token_min_interval=60)
     async with ApnsSender(cfg, clock=clock) as s:
@@ -312,53 +275,55 @@ async def test_jwt_refreshed_after_the_configured_age(config: ApnsConfig, fake: 
         clock.offset = 61
         assert (await s.send(alert(3))).delivered
         assert s.token.minted == 2
-    first, second, third = (r.claims for r in fake.requests)
+    first, second, third = (r.claims for r in fake_apns.requests)
     assert first == second
     assert first is not None
     assert third is not None
     assert third["iat"] - first["iat"] >= 60
-    assert len(fake.jwts_seen) == 2
+    assert len(fake_apns.jwts_seen) == 2
 
 
 async def test_expired_provider_token_refreshed_and_retried(
-    config: ApnsConfig, fake: FakeApns
+    config: ApnsConfig, fake_apns: FakeApns
 ) -> None:
     clock = Clock()
     async with ApnsSender(config, clock=clock) as s:
         assert (await s.send(alert(1))).delivered
         # APNs' clock runs 120 s ahead and it accepts 60 s: the token in use (fresh for us)
         # is expired for APNs; one minted 100 s later is not.
-        fake.max_token_age = 60
-        fake.clock = lambda: time.time() + 120
+        fake_apns.max_token_age = 60
+        fake_apns.clock = lambda: time.time() + 120
         clock.offset = 100
         results = await s.send_many([alert(i) for i in range(2, 52)])
         assert all(r.delivered for r in results)
         assert s.token.minted == 2  # one refresh for the whole burst
-    assert len(fake.jwts_seen) == 2
-    assert {r.reason for r in fake.requests} == {None, "ExpiredProviderToken"}
-    assert sum(1 for r in fake.requests if r.reason == "ExpiredProviderToken") <= 50
+    assert len(fake_apns.jwts_seen) == 2
+    assert {r.reason for r in fake_apns.requests} == {None, "ExpiredProviderToken"}
+    assert sum(1 for r in fake_apns.requests if r.reason == "ExpiredProviderToken") <= 50
     assert all(r.attempts in (1, 2) for r in results)
 
 
-async def test_provider_token_rejected_twice_fails(config: ApnsConfig, fake: FakeApns) -> None:
-    fake.clock = lambda: time.time() + 10_000  # every token is over an hour old
+async def test_provider_token_rejected_twice_fails(config: ApnsConfig, fake_apns: FakeApns) -> None:
+    fake_apns.clock = lambda: time.time() + 10_000  # every token is over an hour old
     async with ApnsSender(config) as s:
         result = await s.send(alert())
     assert (result.outcome, result.status, result.reason) == ("failed", 403, "ExpiredProviderToken")
     assert result.attempts == 2
-    assert len(fake.requests) == 2
-    assert len(fake.jwts_seen) == 2
+    assert len(fake_apns.requests) == 2
+    assert len(fake_apns.jwts_seen) == 2
 
 
-async def test_wrong_key_is_invalid_provider_token(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_wrong_key_is_invalid_provider_token(config: ApnsConfig, fake_apns: FakeApns) -> None:
     other_key, _ = make_provider_key()
     async with ApnsSender(replace(config, key_pem=other_key)) as s:
         result = await s.send(alert())
     assert (result.outcome, result.status, result.reason) == ("failed", 403, "InvalidProviderToken")
-    assert len(fake.requests) == 2  # retried once with a new token
+    assert len(fake_apns.requests) == 2  # retried once with a new token
 
 
-async def test_wrong_team_is_invalid_provider_token(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_wrong_team_is_invalid_provider_token(
+    config: ApnsConfig, fake_apns: FakeApns
+) -> None:
     async with ApnsSender(replace(config, team_id="OTHERTEAM1")) as s:
         result = await s.send(alert())
     assert result.reason == "InvalidProviderToken"
@@ -405,13 +370,13 @@ def test_provider_token_refresh_only_replaces_the_stale_token(
     ],
 )
 async def test_dead_device_token_is_invalid_token(
-    sender: ApnsSender, fake: FakeApns, reason: str, status: int
+    sender: ApnsSender, fake_apns: FakeApns, reason: str, status: int
 ) -> None:
-    fake.fail(device(1), reason)
+    fake_apns.fail(apns_token(1), reason)
     result = await sender.send(alert(1))
     assert (result.outcome, result.status, result.reason) == ("invalid_token", status, reason)
     assert result.attempts == 1
-    assert len(fake.requests) == 1
+    assert len(fake_apns.requests) == 1
     if status == 410:
         assert isinstance(result.timestamp, int)
         assert result.timestamp < time.time() * 1000
@@ -427,22 +392,22 @@ async def test_dead_device_token_is_invalid_token(
     ],
 )
 async def test_throttled_or_server_error_retried_with_backoff(
-    config: ApnsConfig, fake: FakeApns, reason: str, status: int
+    config: ApnsConfig, fake_apns: FakeApns, reason: str, status: int
 ) -> None:
     sleeps = Sleeps()
-    fake.fail(device(1), reason, times=2)
+    fake_apns.fail(apns_token(1), reason, times=2)
     async with ApnsSender(replace(config, backoff_base=1.0, backoff_max=60), sleep=sleeps) as s:
         result = await s.send(alert(1))
     assert (result.outcome, result.status, result.attempts) == ("delivered", 200, 3)
-    assert [r.status for r in fake.requests] == [status, status, 200]
+    assert [r.status for r in fake_apns.requests] == [status, status, 200]
     first, second = sleeps.delays
     assert 0.5 <= first <= 1.0
     assert 1.0 <= second <= 2.0
 
 
-async def test_retries_exhausted(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_retries_exhausted(config: ApnsConfig, fake_apns: FakeApns) -> None:
     sleeps = Sleeps()
-    fake.fail(device(1), "ServiceUnavailable")
+    fake_apns.fail(apns_token(1), "ServiceUnavailable")
     cfg = replace(config, backoff_base=1.0, backoff_max=3.0, max_retries=3)
     async with ApnsSender(cfg, sleep=sleeps) as s:
         result = await s.send(alert(1))
@@ -452,7 +417,7 @@ async def test_retries_exhausted(config: ApnsConfig, fake: FakeApns) -> None:
         "ServiceUnavailable",
     )
     assert result.attempts == 4
-    assert len(fake.requests) == 4
+    assert len(fake_apns.requests) == 4
     assert len(sleeps.delays) == 3
     assert 1.5 <= sleeps.delays[2] <= 3.0  # capped at backoff_max
 
@@ -470,26 +435,28 @@ async def test_retries_exhausted(config: ApnsConfig, fake: FakeApns) -> None:
     ],
 )
 async def test_other_client_errors_fail_without_retry(
-    sender: ApnsSender, fake: FakeApns, reason: str, status: int
+    sender: ApnsSender, fake_apns: FakeApns, reason: str, status: int
 ) -> None:
-    fake.fail(device(1), reason)
+    fake_apns.fail(apns_token(1), reason)
     result = await sender.send(alert(1))
     assert (result.outcome, result.status, result.reason) == ("failed", status, reason)
     assert result.attempts == 1
-    assert len(fake.requests) == 1
+    assert len(fake_apns.requests) == 1
 
 
-async def test_wrong_topic_is_bad_topic(config: ApnsConfig, fake: FakeApns) -> None:
+async def test_wrong_topic_is_bad_topic(config: ApnsConfig, fake_apns: FakeApns) -> None:
     async with ApnsSender(replace(config, topic="app.someone.else")) as s:
         result = await s.send(alert())
     assert (result.outcome, result.status, result.reason) == ("failed", 400, "BadTopic")
-    assert len(fake.requests) == 1
+    assert len(fake_apns.requests) == 1
 
 
-async def test_mixed_batch_keeps_order_and_outcomes(sender: ApnsSender, fake: FakeApns) -> None:
-    fake.fail(device(1), "Unregistered")
-    fake.fail(device(2), "TooManyRequests", times=1)
-    fake.fail(device(3), "BadCollapseId")
+async def test_mixed_batch_keeps_order_and_outcomes(
+    sender: ApnsSender, fake_apns: FakeApns
+) -> None:
+    fake_apns.fail(apns_token(1), "Unregistered")
+    fake_apns.fail(apns_token(2), "TooManyRequests", times=1)
+    fake_apns.fail(apns_token(3), "BadCollapseId")
     results = await sender.send_many(alert(i) for i in range(5))
     assert [r.outcome for r in results] == [
         "delivered",
@@ -504,12 +471,12 @@ async def test_mixed_batch_keeps_order_and_outcomes(sender: ApnsSender, fake: Fa
 
 
 def payload_of_size(size: int, i: int = 1) -> Notification:
-    base = len(Notification(device(i), title="T", body="").payload())
-    return Notification(device(i), title="T" + "x" * (size - base))
+    base = len(Notification(apns_token(i), title="T", body="").payload())
+    return Notification(apns_token(i), title="T" + "x" * (size - base))
 
 
 async def test_payload_over_4096_bytes_refused_before_sending(
-    sender: ApnsSender, fake: FakeApns
+    sender: ApnsSender, fake_apns: FakeApns
 ) -> None:
     largest = payload_of_size(MAX_PAYLOAD)
     assert len(largest.payload()) == MAX_PAYLOAD
@@ -521,35 +488,37 @@ async def test_payload_over_4096_bytes_refused_before_sending(
     result = await sender.send(too_large)
     assert (result.outcome, result.status, result.reason) == ("failed", None, "PayloadTooLarge")
     assert result.attempts == 0
-    assert len(fake.requests) == 1  # only the 4096-byte one
+    assert len(fake_apns.requests) == 1  # only the 4096-byte one
 
 
-async def test_long_collapse_id_refused_before_sending(sender: ApnsSender, fake: FakeApns) -> None:
+async def test_long_collapse_id_refused_before_sending(
+    sender: ApnsSender, fake_apns: FakeApns
+) -> None:
     assert (await sender.send(alert(collapse_id="é" * 32))).delivered  # 64 bytes
     result = await sender.send(alert(collapse_id="x" * 65))
     assert (result.outcome, result.reason) == ("failed", "BadCollapseId")
-    assert len(fake.requests) == 1
+    assert len(fake_apns.requests) == 1
 
 
 async def test_device_token_not_hex_is_invalid_without_a_request(
-    sender: ApnsSender, fake: FakeApns
+    sender: ApnsSender, fake_apns: FakeApns
 ) -> None:
     result = await sender.send(Notification("not-a-token", title="Hi"))
     assert (result.outcome, result.reason) == ("invalid_token", "BadDeviceToken")
-    assert fake.requests == []
+    assert fake_apns.requests == []
 
 
 @pytest.mark.parametrize(
     ("notification", "reason"),
     [
-        (Notification(device(1)), "PayloadEmpty"),
+        (Notification(apns_token(1)), "PayloadEmpty"),
         (
-            Notification(device(1), title="Hi", push_type="background", priority=5),
+            Notification(apns_token(1), title="Hi", push_type="background", priority=5),
             "InvalidPushType",
         ),
-        (Notification(device(1), push_type="background"), "BadPriority"),
-        (Notification(device(1), title="Hi", data={"aps": {}}), "BadPayload"),
-        (Notification(device(1), title="Hi", priority=7), "BadPriority"),  # type: ignore[arg-type]
+        (Notification(apns_token(1), push_type="background"), "BadPriority"),
+        (Notification(apns_token(1), title="Hi", data={"aps": {}}), "BadPayload"),
+        (Notification(apns_token(1), title="Hi", priority=7), "BadPriority"),  # type: ignore[arg-type]
     ],
 )
 def test_payload_builder_refuses(notification: Notification, reason: str) -> None:
@@ -559,7 +528,7 @@ def test_payload_builder_refuses(notification: Notification, reason: str) -> Non
 
 
 def test_payload_is_compact_json_with_data_beside_aps() -> None:
-    n = Notification(device(1), title="Hi", body="there", data={"photo": "p1"})
+    n = Notification(apns_token(1), title="Hi", body="there", data={"photo": "p1"})
     assert n.payload() == b'{"aps":{"alert":{"title":"Hi","body":"there"}},"photo":"p1"}'
 
 
@@ -568,22 +537,22 @@ def test_payload_is_compact_json_with_data_beside_aps() -> None:
 
 async def test_key_and_jwt_never_logged(
     config: ApnsConfig,
-    fake: FakeApns,
+    fake_apns: FakeApns,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fake.fail(device(9), "Unregistered")
+    fake_apns.fail(apns_token(9), "Unregistered")
     async with ApnsSender(config) as s:
         await s.send_many([alert(8), alert(9)])
     out = capsys.readouterr()
     logged = caplog.text + out.out + out.err
-    assert fake.requests[0].jwt
-    assert fake.requests[0].jwt not in logged
-    assert fake.requests[0].jwt.split(".")[2] not in logged
+    assert fake_apns.requests[0].jwt
+    assert fake_apns.requests[0].jwt not in logged
+    assert fake_apns.requests[0].jwt.split(".")[2] not in logged
     for line in config.key_pem.strip().splitlines()[1:-1]:
         assert line not in logged
-    assert device(9) not in logged
-    assert device(9)[:8] in logged  # the truncated token identifies the failure
+    assert apns_token(9) not in logged
+    assert apns_token(9)[:8] in logged  # the truncated token identifies the failure
     assert "key_pem" not in repr(config)
 
 
@@ -594,7 +563,7 @@ async def test_console_sender_logs_each_notification(
     assert isinstance(sender, ConsoleSender)
     await sender.open()
     results = await sender.send_many(
-        [alert(1), Notification(device(2), title="Second", body="Another one")]
+        [alert(1), Notification(apns_token(2), title="Second", body="Another one")]
     )
     refused = await sender.send(payload_of_size(MAX_PAYLOAD + 1))
     await sender.close()
@@ -605,8 +574,8 @@ async def test_console_sender_logs_each_notification(
     assert refused.outcome == "failed"
     assert "Your photos are ready to reveal!" in logged
     assert "Another one" in logged
-    assert device(2)[:8] in logged
-    assert device(2) not in logged
+    assert apns_token(2)[:8] in logged
+    assert apns_token(2) not in logged
 
 
 def test_make_sender_with_config_is_apns(config: ApnsConfig) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import uvloop
@@ -23,53 +24,24 @@ from momento.push.apns import (
     PushUnavailable,
     make_sender,
 )
-from tests.fakes.apns import FakeApns, make_provider_key
-
-KEY_ID = "ABC123DEFG"
-TEAM_ID = "DEF123GHIJ"
-TOPIC = "app.momento.test"
-
-
-def device(i: int) -> str:
-    return f"{i:08x}" + "c0ffee00" * 7
+from tests.factories import apns_token
+from tests.fakes.apns import KEY_ID, TEAM_ID, TOPIC, FakeApns, new_fake, sender_config
 
 
 def alert(i: int) -> Notification:
-    return Notification(device(i), title="Momento", body="Your photos are ready to reveal!")
+    return Notification(apns_token(i), title="Momento", body="Your photos are ready to reveal!")
 
 
-@pytest.fixture(scope="module")
-def provider_key() -> tuple[str, ec.EllipticCurvePublicKey]:
-    return make_provider_key()
-
-
-def new_fake(provider_key: tuple[str, ec.EllipticCurvePublicKey]) -> FakeApns:
-    return FakeApns(topic=TOPIC, key_id=KEY_ID, team_id=TEAM_ID, public_key=provider_key[1])
-
-
-def config_for(fake: FakeApns, key: str, **changes: object) -> ApnsConfig:
-    config = ApnsConfig(
-        key_pem=key,
-        key_id=KEY_ID,
-        team_id=TEAM_ID,
-        topic=TOPIC,
-        base_url=fake.url,
-        ssl_context=fake.client_ssl_context(),
-        connections=2,
-        concurrency=50,
-        backoff_base=0.001,
-        backoff_max=0.01,
-        connect_backoff_base=0.02,
-        connect_backoff_max=0.1,
-        timeout=2.0,
-    )
-    return replace(config, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def fake(provider_key: tuple[str, ec.EllipticCurvePublicKey]) -> AsyncIterator[FakeApns]:
-    async with new_fake(provider_key) as server:
-        yield server
+def config_for(fake: FakeApns, key: str, /, **changes: Any) -> ApnsConfig:
+    """Two connections, and waits between connection attempts short enough to watch."""
+    start = {
+        "connections": 2,
+        "concurrency": 50,
+        "connect_backoff_base": 0.02,
+        "connect_backoff_max": 0.1,
+        "timeout": 2.0,
+    }
+    return sender_config(fake, key, **{**start, **changes})
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
@@ -90,7 +62,7 @@ def test_sender_on_uvloop_sends_and_reconnects(
 
     async def scenario() -> None:
         assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
-        async with new_fake(provider_key) as fake:
+        async with new_fake(provider_key[1]) as fake:
             sender = ApnsSender(config_for(fake, provider_key[0]))
             await sender.start()
             await until(lambda: sender.state == "connected" and sender.connects == 2)
@@ -116,7 +88,7 @@ def test_background_connection_on_uvloop_waits_for_apns(
     connects once APNs is up."""
 
     async def scenario() -> None:
-        fake = new_fake(provider_key)
+        fake = new_fake(provider_key[1])
         await fake.start()
         await fake.stop()
         sender = ApnsSender(config_for(fake, provider_key[0]))
@@ -149,9 +121,9 @@ def silent_port() -> Iterator[int]:
 
 
 async def test_start_does_not_wait_for_a_silent_apns(
-    provider_key: tuple[str, ec.EllipticCurvePublicKey], fake: FakeApns, silent_port: int
+    provider_key: tuple[str, ec.EllipticCurvePublicKey], fake_apns: FakeApns, silent_port: int
 ) -> None:
-    config = config_for(fake, provider_key[0], base_url=f"https://127.0.0.1:{silent_port}")
+    config = config_for(fake_apns, provider_key[0], base_url=f"https://127.0.0.1:{silent_port}")
     sender = ApnsSender(replace(config, timeout=0.3))
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -168,11 +140,11 @@ async def test_start_does_not_wait_for_a_silent_apns(
 
 async def test_refused_then_connected_logs_once_then_info(
     provider_key: tuple[str, ec.EllipticCurvePublicKey],
-    fake: FakeApns,
+    fake_apns: FakeApns,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await fake.stop()
-    sender = ApnsSender(config_for(fake, provider_key[0]))
+    await fake_apns.stop()
+    sender = ApnsSender(config_for(fake_apns, provider_key[0]))
     await push.start(sender)
     await until(lambda: sender.connect_failures >= 6)  # two connections, three rounds at least
     assert sender.health()["push"] == "unavailable"
@@ -180,7 +152,7 @@ async def test_refused_then_connected_logs_once_then_info(
         "ConnectionRefusedError" in sender.health()["push_error"]
         or "OSError" in (sender.health()["push_error"])
     )
-    await fake.start()
+    await fake_apns.start()
     await until(lambda: sender.state == "connected" and sender.connects == 2)
     assert sender.health() == {"push": "connected"}
     await until(lambda: sender._connector is not None and sender._connector.done())
@@ -193,11 +165,13 @@ async def test_refused_then_connected_logs_once_then_info(
 
 
 async def test_untrusted_certificate_is_unavailable_not_fatal(
-    provider_key: tuple[str, ec.EllipticCurvePublicKey], fake: FakeApns
+    provider_key: tuple[str, ec.EllipticCurvePublicKey], fake_apns: FakeApns
 ) -> None:
     import ssl
 
-    sender = ApnsSender(config_for(fake, provider_key[0], ssl_context=ssl.create_default_context()))
+    sender = ApnsSender(
+        config_for(fake_apns, provider_key[0], ssl_context=ssl.create_default_context())
+    )
     await push.start(sender)
     await until(lambda: sender.state == "unavailable")
     assert "SSLCertVerificationError" in sender.health()["push_error"]
@@ -223,11 +197,11 @@ async def test_untrusted_certificate_is_unavailable_not_fatal(
 )
 async def test_misconfigured_is_a_state_not_an_exception(
     provider_key: tuple[str, ec.EllipticCurvePublicKey],
-    fake: FakeApns,
+    fake_apns: FakeApns,
     changes: dict[str, object],
     error: str,
 ) -> None:
-    sender = make_sender(config_for(fake, provider_key[0], **changes))
+    sender = make_sender(config_for(fake_apns, provider_key[0], **changes))
     assert isinstance(sender, MisconfiguredSender)
     await push.start(sender)
     health = sender.health()

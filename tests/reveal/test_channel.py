@@ -16,22 +16,13 @@ from momento.jobs.queue import run_worker
 from momento.push.apns import MisconfiguredSender
 from momento.reveal import scheduling, service, tasks
 from momento.services import Services
-from tests.factories import create_user
+from tests.factories import add_members, apns_token, create_user, make_event, sql, users_with_tokens
 from tests.fakes.apns import FakeApns
-from tests.reveal.conftest import (
-    add_members,
-    counts,
-    jobs,
-    ledger,
-    make_event,
-    sql,
-    token,
-    users_with_tokens,
-)
+from tests.reveal.helpers import counts, jobs, ledger
 
 
 async def reveal_job(services: Services, members: int) -> uuid.UUID:
-    """A revealed event with `members` members (token(1)..) and its reveal job, due now."""
+    """A revealed event with `members` members (apns_token(1)..) and its reveal job, due now."""
     creator = await create_user(services)
     event_id = await make_event(services, creator, release_in=-timedelta(seconds=90))
     await add_members(services, event_id, await users_with_tokens(services, members))
@@ -59,14 +50,14 @@ async def make_due(services: Services) -> None:
 
 
 async def test_apns_down_the_reveal_waits_then_each_device_gets_one(
-    pushing: Services, fake: FakeApns
+    pushing: Services, fake_apns: FakeApns
 ) -> None:
     event_id = await reveal_job(pushing, 4)
-    await fake.stop()  # APNs unreachable: connections refused
+    await fake_apns.stop()  # APNs unreachable: connections refused
     await work(pushing)
     # Nothing claimed, nothing sent: the job is waiting for its retry, 5 s at first.
     assert await ledger(pushing) == []
-    assert fake.requests == []
+    assert fake_apns.requests == []
     assert 3.0 < await due_in(pushing, scheduling.REVEAL_TASK) <= 5.5
     [state] = await sql(pushing, "SELECT attempts FROM procrastinate_jobs")
     assert state["attempts"] == 1
@@ -76,10 +67,10 @@ async def test_apns_down_the_reveal_waits_then_each_device_gets_one(
     assert await ledger(pushing) == []
     assert 7.0 < await due_in(pushing, scheduling.REVEAL_TASK) <= 10.5
 
-    await fake.start()  # back, same address
+    await fake_apns.start()  # back, same address
     await make_due(pushing)
     await work(pushing)
-    assert counts(fake) == {token(i): 1 for i in range(1, 5)}
+    assert counts(fake_apns) == {apns_token(i): 1 for i in range(1, 5)}
     rows = await ledger(pushing)
     assert {(r["status"], r["attempts"]) for r in rows} == {("delivered", 1)}
     assert await jobs(pushing, scheduling.REVEAL_TASK) == []  # done
@@ -87,7 +78,7 @@ async def test_apns_down_the_reveal_waits_then_each_device_gets_one(
     assert reveal["finished_at"] is not None
     # Nothing more for anyone, however often it runs.
     assert (await service.run_reveal(pushing, event_id)).claimed == 0
-    assert len(fake.requests) == 4
+    assert len(fake_apns.requests) == 4
 
 
 async def test_a_misconfigured_sender_claims_nothing(services: Services) -> None:
@@ -106,19 +97,19 @@ async def test_a_misconfigured_sender_claims_nothing(services: Services) -> None
 
 
 async def test_joined_and_new_photos_wait_without_claiming(
-    pushing: Services, fake: FakeApns
+    pushing: Services, fake_apns: FakeApns
 ) -> None:
     creator = await create_user(pushing)
     await sql(
         pushing,
         "UPDATE public.profiles SET device_token = %s WHERE id = %s",
-        token(1),
+        apns_token(1),
         creator.id,
     )
     event_id = await make_event(pushing, creator, release_in=timedelta(hours=2))
     [member] = await users_with_tokens(pushing, 1, first=2)
     await add_members(pushing, event_id, [member])
-    await fake.stop()
+    await fake_apns.stop()
     with pytest.raises(service.PushChannelDown) as joined:
         await service.notify_joined(pushing, event_id, member.id)
     [row] = await sql(
@@ -129,21 +120,21 @@ async def test_joined_and_new_photos_wait_without_claiming(
         await service.notify_new_photos(pushing, event_id, "job-1")
     assert await ledger(pushing, "joined") == []
     assert await ledger(pushing, "new_photos") == []
-    await fake.start()
+    await fake_apns.start()
     run = await service.notify_joined(pushing, event_id, member.id)
     assert run.delivered == 1
-    assert counts(fake) == {token(1): 1}
+    assert counts(fake_apns) == {apns_token(1): 1}
 
 
 # --- the lease ---------------------------------------------------------------------------
 
 
 async def test_rows_held_by_a_dead_worker_are_sent_when_the_lease_ends(
-    pushing: Services, fake: FakeApns
+    pushing: Services, fake_apns: FakeApns
 ) -> None:
-    """A worker died after claiming token(2) (killed mid-reveal); the job runs again (here at
+    """A worker died after claiming apns_token(2) (killed mid-reveal); the job runs again (here at
     once; in production `jobs:retry_stalled` re-runs it) before the lease is over: it sends
-    the rest, and comes back when the lease ends to send token(2), with its apns-id."""
+    the rest, and comes back when the lease ends to send apns_token(2), with its apns-id."""
     lease = 2
     svc = dataclasses.replace(
         pushing, settings=pushing.settings.model_copy(update={"push_sending_lease": lease})
@@ -156,26 +147,26 @@ async def test_rows_held_by_a_dead_worker_are_sent_when_the_lease_ends(
         " SELECT 'reveal', %s, p.id, p.device_token FROM public.profiles p"
         " WHERE p.device_token = %s RETURNING user_id",
         event_id,
-        token(2),
+        apns_token(2),
     )
     await work(svc)
-    assert counts(fake) == {token(1): 1, token(3): 1}
+    assert counts(fake_apns) == {apns_token(1): 1, apns_token(3): 1}
     wait = await due_in(svc, scheduling.REVEAL_TASK)
     assert 0 < wait <= lease + tasks.LEASE_MARGIN + 1  # when the lease ends, not minutes
     await asyncio.sleep(wait + 0.2)
     await work(svc)
-    assert counts(fake) == {token(1): 1, token(2): 1, token(3): 1}
-    [request] = fake.requests_for(token(2))
+    assert counts(fake_apns) == {apns_token(1): 1, apns_token(2): 1, apns_token(3): 1}
+    [request] = fake_apns.requests_for(apns_token(2))
     assert request.headers["apns-id"] == service.apns_id(
-        "reveal", event_id, "", held["user_id"], token(2)
+        "reveal", event_id, "", held["user_id"], apns_token(2)
     )
     assert await jobs(svc, scheduling.REVEAL_TASK) == []
     rows = {r["device_token"]: r for r in await ledger(svc)}
-    assert rows[token(2)]["attempts"] == 2
+    assert rows[apns_token(2)]["attempts"] == 2
     assert {r["status"] for r in rows.values()} == {"delivered"}
 
 
-async def test_the_lease_is_the_setting(pushing: Services, fake: FakeApns) -> None:
+async def test_the_lease_is_the_setting(pushing: Services, fake_apns: FakeApns) -> None:
     """A row 'sending' for 10 s: held under the default lease (300 s), stale under 5 s."""
     event_id = await reveal_job(pushing, 1)
     await sql(
@@ -184,7 +175,7 @@ async def test_the_lease_is_the_setting(pushing: Services, fake: FakeApns) -> No
         " SELECT 'reveal', %s, p.id, p.device_token, now() - interval '10 seconds'"
         " FROM public.profiles p WHERE p.device_token = %s",
         event_id,
-        token(1),
+        apns_token(1),
     )
     run = await service.run_reveal(pushing, event_id)
     assert (run.claimed, run.elsewhere) == (0, 1)
@@ -195,7 +186,7 @@ async def test_the_lease_is_the_setting(pushing: Services, fake: FakeApns) -> No
     )
     run = await service.run_reveal(short, event_id)
     assert (run.claimed, run.delivered, run.elsewhere) == (1, 1, 0)
-    assert counts(fake) == {token(1): 1}
+    assert counts(fake_apns) == {apns_token(1): 1}
 
 
 # --- the retry strategy ----------------------------------------------------------------------

@@ -13,18 +13,18 @@ import pytest
 from momento.jobs.queue import run_worker
 from momento.reveal import scheduling, service
 from momento.services import Services
-from tests.events.helpers import create_event, iso
-from tests.factories import create_user
-from tests.fakes.apns import FakeApns
-from tests.reveal.conftest import (
+from tests.factories import (
     add_members,
-    counts,
-    jobs,
+    apns_token,
+    create_event,
+    create_user,
+    iso,
     make_event,
     sql,
-    token,
     users_with_tokens,
 )
+from tests.fakes.apns import FakeApns
+from tests.reveal.helpers import counts, jobs
 
 
 def when(value: str) -> datetime:
@@ -83,7 +83,7 @@ async def test_scheduling_twice_at_once_leaves_one_job(services: Services) -> No
 
 
 async def test_the_job_of_a_deleted_event_does_nothing(
-    pushing: Services, fake: FakeApns, client: httpx.AsyncClient
+    pushing: Services, fake_apns: FakeApns, client: httpx.AsyncClient
 ) -> None:
     ana = await create_user(pushing)
     event = await create_event(client, ana, revealed=True)
@@ -93,13 +93,13 @@ async def test_the_job_of_a_deleted_event_does_nothing(
     # The job was due (released an hour ago): the worker runs it now.
     await run_worker(pushing, install_signal_handlers=False, wait=False, concurrency=2)
     assert await jobs(pushing, scheduling.REVEAL_TASK) == []  # ran and succeeded
-    assert fake.requests == []
+    assert fake_apns.requests == []
     assert await sql(pushing, "SELECT * FROM momento.reveals") == []
     assert (await service.run_reveal(pushing, uuid.UUID(event["id"]))).outcome == "gone"
 
 
 async def test_a_job_that_runs_before_release_at_sends_nothing_and_reschedules(
-    pushing: Services, fake: FakeApns
+    pushing: Services, fake_apns: FakeApns
 ) -> None:
     """A job for an old release_at that lost the race with the move to a later one."""
     ana = await create_user(pushing)
@@ -107,7 +107,7 @@ async def test_a_job_that_runs_before_release_at_sends_nothing_and_reschedules(
     await add_members(pushing, event_id, await users_with_tokens(pushing, 2))
     run = await service.run_reveal(pushing, event_id)
     assert run.outcome == "not_due"
-    assert fake.requests == []
+    assert fake_apns.requests == []
     [job] = await jobs(pushing, scheduling.REVEAL_TASK)
     [event] = await sql(pushing, "SELECT release_at FROM public.events WHERE id = %s", event_id)
     assert job["status"] == "todo"
@@ -115,14 +115,14 @@ async def test_a_job_that_runs_before_release_at_sends_nothing_and_reschedules(
 
 
 async def test_the_worker_sends_the_reveal_at_release_at(
-    pushing: Services, fake: FakeApns, client: httpx.AsyncClient
+    pushing: Services, fake_apns: FakeApns, client: httpx.AsyncClient
 ) -> None:
     ana = await create_user(pushing)
     event = await create_event(client, ana, revealed=True)
     members = await users_with_tokens(pushing, 3)
     await add_members(pushing, uuid.UUID(event["id"]), members)
     await run_worker(pushing, install_signal_handlers=False, wait=False, concurrency=2)
-    assert counts(fake) == {token(i): 1 for i in (1, 2, 3)}
+    assert counts(fake_apns) == {apns_token(i): 1 for i in (1, 2, 3)}
     [reveal] = await sql(pushing, "SELECT * FROM momento.reveals")
     assert reveal["finished_at"] is not None
     assert reveal["member_count"] == 4
@@ -130,7 +130,7 @@ async def test_the_worker_sends_the_reveal_at_release_at(
 
 @pytest.mark.parametrize("crash", [True, False])
 async def test_the_safety_net_sends_a_reveal_whose_job_never_came(
-    pushing: Services, fake: FakeApns, crash: bool
+    pushing: Services, fake_apns: FakeApns, crash: bool
 ) -> None:
     """The server died between the event's commit and the defer (no job at all), or the
     reveal's worker died with notifications in flight (rows 'sending' past their lease)."""
@@ -145,7 +145,7 @@ async def test_the_safety_net_sends_a_reveal_whose_job_never_came(
             " updated_at) SELECT 'reveal', %s, p.id, p.device_token, now() - interval '1 hour'"
             " FROM public.profiles p WHERE p.device_token = %s",
             event_id,
-            token(1),
+            apns_token(1),
         )
     # Not yet due for the net: released a moment ago (its job is about to run).
     recent = await make_event(pushing, ana, release_in=-timedelta(seconds=5))
@@ -153,7 +153,7 @@ async def test_the_safety_net_sends_a_reveal_whose_job_never_came(
     task = pushing.jobs.tasks["reveal:safety_net"]
     await task.defer_async(timestamp=0)
     await run_worker(pushing, install_signal_handlers=False, wait=False, concurrency=1)
-    assert counts(fake) == {token(1): 1, token(2): 1}
+    assert counts(fake_apns) == {apns_token(1): 1, apns_token(2): 1}
     assert await service.overdue_reveals(pushing) == []
     assert recent not in await service.overdue_reveals(pushing)
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from momento.config import SettingsError, load_settings
 from momento.push import config_from_settings, from_settings
 from momento.push.apns import ApnsSender, ConsoleSender
-from tests.reveal.conftest import KEY_ID, TEAM_ID, TOPIC
+from tests.fakes.apns import KEY_ID, TEAM_ID, TOPIC
 
 
 def test_without_apns_settings_the_console_sender_logs() -> None:

@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import DictRow, dict_row
+
+from tests.factories import DAY, add_members, add_photo, insert_user, like, make_event
 
 Conn = psycopg.AsyncConnection[DictRow]
 
@@ -99,62 +101,10 @@ async def as_user(
         return await fetch(c, query, params)
 
 
-# --- Building the world, as the owner -------------------------------------------------
+# --- Building the world, as the owner (tests/factories.py, on `db`) -------------------------
 
-
-async def new_user(conn: Conn, username: str) -> UUID:
-    """An account; the signup trigger creates its profile."""
-    cur = await conn.execute(
-        "INSERT INTO auth.users (email, raw_user_meta_data)"
-        " VALUES (%s, jsonb_build_object('username', %s::text)) RETURNING id",
-        (f"{username}@example.com", username),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    user_id: UUID = row["id"]
-    return user_id
-
-
-async def new_event(
-    conn: Conn, creator: UUID, *, revealed: bool, name: str = "Party", deleted: bool = False
-) -> UUID:
-    """An event (its creator becomes a member by trigger), revealed a day ago or in a day."""
-    cur = await conn.execute(
-        "INSERT INTO events (name, creator_id, starts_at, release_at, is_deleted)"
-        " VALUES (%(name)s, %(creator)s, now() - interval '2 days',"
-        " CASE WHEN %(revealed)s THEN now() - interval '1 day'"
-        " ELSE now() + interval '1 day' END, %(deleted)s) RETURNING id",
-        {"name": name, "creator": creator, "revealed": revealed, "deleted": deleted},
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    event_id: UUID = row["id"]
-    return event_id
-
-
-async def add_member(conn: Conn, event: UUID, user: UUID) -> None:
-    await conn.execute(
-        "INSERT INTO event_members (event_id, user_id) VALUES (%s, %s)", (event, user)
-    )
-
-
-async def new_photo(
-    conn: Conn, event: UUID, owner: UUID, *, status: str = "uploaded", flagged: bool = False
-) -> UUID:
-    photo = uuid4()
-    cur = await conn.execute(
-        "INSERT INTO photos (id, event_id, user_id, storage_path, upload_status, is_flagged,"
-        " width, height) VALUES (%s, %s, %s, %s, %s, %s, 1080, 1440) RETURNING id",
-        (photo, event, owner, f"events/{event}/{photo}", status, flagged),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    photo_id: UUID = row["id"]
-    return photo_id
-
-
-async def add_like(conn: Conn, photo: UUID, user: UUID) -> None:
-    await conn.execute("INSERT INTO photo_likes (photo_id, user_id) VALUES (%s, %s)", (photo, user))
+# tests/rls/test_likes.py likes photos of the world.
+add_like = like
 
 
 # Who sees which of the world's photos (see World below).
@@ -219,30 +169,37 @@ async def _photo(conn: Conn, w: World, key: str) -> None:
     event: UUID = getattr(w, event_name)
     owner: UUID = getattr(w, owner_name)
     if state == "flagged":
-        w.photos[key] = await new_photo(conn, event, owner, flagged=True)
+        w.photos[key] = await add_photo(conn, event, owner, flagged=True)
     else:
-        w.photos[key] = await new_photo(conn, event, owner, status=state)
+        w.photos[key] = await add_photo(conn, event, owner, status=state)
+
+
+async def world_event(conn: Conn, creator: UUID, name: str, *, revealed: bool) -> UUID:
+    """Started two days ago, revealed a day ago or in a day."""
+    return await make_event(
+        conn, creator, name=name, starts_in=-2 * DAY, release_in=-DAY if revealed else DAY
+    )
 
 
 @pytest.fixture
 async def world(db: Conn) -> World:
-    alice = await new_user(db, "alice")
-    bob = await new_user(db, "bob")
-    carol = await new_user(db, "carol")
-    dave = await new_user(db, "dave")
+    alice = await insert_user(db, "alice")
+    bob = await insert_user(db, "bob")
+    carol = await insert_user(db, "carol")
+    dave = await insert_user(db, "dave")
     w = World(
         alice=alice,
         bob=bob,
         carol=carol,
         dave=dave,
-        before=await new_event(db, alice, revealed=False, name="Before"),
-        after=await new_event(db, alice, revealed=True, name="After"),
-        gone=await new_event(db, alice, revealed=True, name="Gone"),
-        other=await new_event(db, carol, revealed=True, name="Other"),
+        before=await world_event(db, alice, "Before", revealed=False),
+        after=await world_event(db, alice, "After", revealed=True),
+        gone=await world_event(db, alice, "Gone", revealed=True),
+        other=await world_event(db, carol, "Other", revealed=True),
     )
     for event in (w.before, w.after, w.gone):
-        await add_member(db, event, bob)
-    await add_member(db, w.after, dave)
+        await add_members(db, event, [bob])
+    await add_members(db, w.after, [dave])
     for key in (
         "before.alice.uploaded",
         "before.alice.pending",

@@ -11,8 +11,8 @@ import pytest
 from momento.cleanup import service
 from momento.services import Services
 from momento.storage import StorageDown
-from tests.cleanup.helpers import make_event, photos_with_files, purge_records, sql, stored
-from tests.factories import create_user
+from tests.cleanup.helpers import photos_with_files, purge_records, stored
+from tests.factories import DAY, create_user, make_event, sql
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.storage.conftest import make_bucket
 from tests.storage.test_faults import fast_s3
@@ -27,7 +27,7 @@ async def test_a_purge_with_s3_cut_off_is_finished_by_a_later_run(
         try:
             svc = dataclasses.replace(services, storage=storage)
             ana = await create_user(svc, "ana")
-            event = await make_event(svc, ana, released_days_ago=10, deleted=True)
+            event = await make_event(svc, ana, release_in=-10 * DAY, deleted=True)
             files = await photos_with_files(svc, event, ana, 2)
             assert len(await stored(svc)) == 6
 

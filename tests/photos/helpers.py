@@ -1,9 +1,9 @@
 """Helpers for the feed, like, delete, report and moderation tests.
 
-Feed data is built straight in SQL as the owner of the tables (fast, and free of the upload
-flow's rules): events whose reveal is past or to come, members, photo rows in any state with
-their `photo_media` row, likes at chosen times. Files are put in `services.storage` (the local
-backend) under the photo's `storage_path` when a test needs them.
+The data comes from tests/factories.py (events, members, photos in any state, likes at chosen
+times); here are the photos' files, put in `services.storage` (the local backend) under the
+photo's `storage_path` when a test needs them, what is stored about an event's photos, and the
+feed pages as a member reads them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
 import httpx
@@ -24,112 +23,9 @@ from momento.db import Database
 from momento.db.pool import Claims, Conn
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
 from momento.services import Services
-from tests.factories import TestUser
+from tests.factories import TestUser, sql, storage_path
 
 VARIANTS = (ORIGINAL, DISPLAY, THUMB)
-# Whole seconds: the base of the capture times the tests choose.
-BASE = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
-
-
-async def make_event(
-    services: Services,
-    creator: TestUser,
-    *,
-    revealed: bool,
-    members: Sequence[TestUser] = (),
-    name: str = "Party",
-) -> uuid.UUID:
-    """An event (the creator is a member through the trigger) and its other members."""
-    now = datetime.now(UTC)
-    if revealed:
-        starts, release = now - timedelta(days=2), now - timedelta(hours=1)
-    else:
-        starts, release = now - timedelta(hours=1), now + timedelta(days=1)
-    async with services.db.privileged() as conn:
-        cur = await conn.execute(
-            "INSERT INTO public.events (name, creator_id, starts_at, release_at)"
-            " VALUES (%s, %s, %s, %s) RETURNING id",
-            (name, creator.id, starts, release),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        event_id: uuid.UUID = row["id"]
-        for m in members:
-            await conn.execute(
-                "INSERT INTO public.event_members (event_id, user_id) VALUES (%s, %s)",
-                (event_id, m.id),
-            )
-    return event_id
-
-
-async def reveal(services: Services, event_id: uuid.UUID) -> None:
-    """Move the event into the past: its reveal is now an hour ago."""
-    now = datetime.now(UTC)
-    async with services.db.privileged() as conn:
-        await conn.execute(
-            "UPDATE public.events SET starts_at = %s, release_at = %s WHERE id = %s",
-            (now - timedelta(days=2), now - timedelta(hours=1), event_id),
-        )
-
-
-async def add_photos(
-    services: Services,
-    event_id: uuid.UUID,
-    owner: TestUser,
-    captured: Sequence[datetime],
-    *,
-    status: str = "uploaded",
-    flagged: bool = False,
-    ids: Sequence[uuid.UUID] | None = None,
-) -> list[uuid.UUID]:
-    """Photo rows (with their media row) as the upload flow leaves them, one per capture time."""
-    ids = list(ids) if ids is not None else [uuid.uuid4() for _ in captured]
-    assert len(ids) == len(captured)
-    uploaded = status == "uploaded"
-    async with services.db.privileged() as conn:
-        await conn.execute(
-            "INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at,"
-            " upload_status, is_flagged, width, height, blurhash)"
-            " SELECT t.id, %(event)s, %(user)s, 'events/' || %(event)s::text || '/' || t.id::text,"
-            "   t.captured_at, %(status)s, %(flagged)s, %(width)s, %(height)s, %(blurhash)s"
-            " FROM unnest(%(ids)s::uuid[], %(captured)s::timestamptz[]) AS t(id, captured_at)",
-            {
-                "event": event_id,
-                "user": owner.id,
-                "ids": ids,
-                "captured": list(captured),
-                "status": status,
-                "flagged": flagged,
-                "width": 4032 if uploaded else None,
-                "height": 3024 if uploaded else None,
-                "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj" if uploaded else None,
-            },
-        )
-        await conn.execute(
-            "INSERT INTO public.photo_media (photo_id, declared_type, declared_size)"
-            " SELECT t.id, 'image/jpeg', 123456 FROM unnest(%(ids)s::uuid[]) AS t(id)",
-            {"ids": ids},
-        )
-    return ids
-
-
-async def add_photo(
-    services: Services,
-    event_id: uuid.UUID,
-    owner: TestUser,
-    captured_at: datetime | None = None,
-    *,
-    status: str = "uploaded",
-    flagged: bool = False,
-) -> uuid.UUID:
-    (photo_id,) = await add_photos(
-        services, event_id, owner, [captured_at or BASE], status=status, flagged=flagged
-    )
-    return photo_id
-
-
-def storage_path(event_id: uuid.UUID, photo_id: uuid.UUID) -> str:
-    return f"events/{event_id}/{photo_id}"
 
 
 async def put_files(services: Services, event_id: uuid.UUID, photo_id: uuid.UUID) -> None:
@@ -143,61 +39,41 @@ async def stored_keys(services: Services, event_id: uuid.UUID, photo_id: uuid.UU
     return {o.key async for o in services.storage.list(storage_path(event_id, photo_id) + "/")}
 
 
-async def like_at(
-    services: Services, photo_id: uuid.UUID, user: TestUser, at: datetime | None = None
-) -> None:
-    async with services.db.privileged() as conn:
-        await conn.execute(
-            "INSERT INTO public.photo_likes (photo_id, user_id, created_at)"
-            " VALUES (%s, %s, coalesce(%s, now()))",
-            (photo_id, user.id, at),
-        )
-
-
-async def rows(
-    services: Services, query: LiteralString, params: Sequence[Any] | Mapping[str, Any] = ()
-) -> list[DictRow]:
-    """What is really stored (read as the owner, RLS off)."""
-    async with services.db.privileged() as conn:
-        cur = await conn.execute(query, params)
-        return await cur.fetchall()
-
-
 async def snapshot(services: Services, event_id: uuid.UUID) -> dict[str, Any]:
     """Everything stored about the event's photos, to show a refusal changed nothing."""
     return {
-        "photos": await rows(
+        "photos": await sql(
             services,
             "SELECT id, user_id, upload_status, is_flagged, captured_at FROM public.photos"
             " WHERE event_id = %s ORDER BY id",
-            (event_id,),
+            event_id,
         ),
-        "likes": await rows(
+        "likes": await sql(
             services,
             "SELECT l.photo_id, l.user_id, l.created_at FROM public.photo_likes l"
             " JOIN public.photos p ON p.id = l.photo_id WHERE p.event_id = %s"
             " ORDER BY l.photo_id, l.user_id",
-            (event_id,),
+            event_id,
         ),
-        "reports": await rows(
+        "reports": await sql(
             services,
             "SELECT r.photo_id, r.reporter_id, r.by_creator, r.reason FROM momento.photo_reports r"
             " JOIN public.photos p ON p.id = r.photo_id WHERE p.event_id = %s"
             " ORDER BY r.photo_id, r.reporter_id",
-            (event_id,),
+            event_id,
         ),
     }
 
 
 async def like_rows(services: Services, photo_id: uuid.UUID) -> list[uuid.UUID]:
-    found = await rows(
-        services, "SELECT user_id FROM public.photo_likes WHERE photo_id = %s", (photo_id,)
+    found = await sql(
+        services, "SELECT user_id FROM public.photo_likes WHERE photo_id = %s", photo_id
     )
     return [r["user_id"] for r in found]
 
 
 async def is_flagged(services: Services, photo_id: uuid.UUID) -> bool | None:
-    found = await rows(services, "SELECT is_flagged FROM public.photos WHERE id = %s", (photo_id,))
+    found = await sql(services, "SELECT is_flagged FROM public.photos WHERE id = %s", photo_id)
     return found[0]["is_flagged"] if found else None
 
 
