@@ -15,10 +15,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, LiteralString
 
+import botocore.session
 import httpx
 import psycopg
 import pytest
 import structlog
+from botocore.client import BaseClient
 from psycopg import sql
 
 from momento.app import create_app
@@ -28,6 +30,7 @@ from momento.db import migrate as migrations
 from momento.push.apns import ApnsConfig, ApnsSender
 from momento.services import Services, build_services, running
 from tests.fakes.apns import FakeApns, ProviderKey, make_provider_key, new_fake, sender_config
+from tests.storage.helpers import AWS
 
 for _name in list(os.environ):
     if _name.startswith(("MOMENTO_", "APNS_")) or _name in (
@@ -230,6 +233,38 @@ async def with_sender(services: Services, sender: ApnsSender) -> Services:
 async def pushing(services: Services, new_sender: SenderFactory) -> Services:
     """The session's services with an APNs sender pointed at the fake (what a worker has)."""
     return await with_sender(services, new_sender())
+
+
+# --- S3: a moto server (S3's protocol on 127.0.0.1) for the tests that ask for one -----------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer  # slow to import: only when a test needs S3
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_admin(moto_endpoint: str) -> Iterator[BaseClient]:
+    """A plain (blocking) client of the S3 server for the tests' own chores (make_bucket)."""
+    client = botocore.session.get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=AWS["aws_access_key_id"],
+        aws_secret_access_key=AWS["aws_secret_access_key"],
+    )
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 __all__ = ["Path", "SenderFactory", "app_for", "with_sender"]

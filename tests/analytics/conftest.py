@@ -7,43 +7,22 @@ can stop, hold or make fail. Batches go out every 50 ms; tests flush before asse
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 
-from momento.analytics import PostHogAnalytics, from_settings
+from momento.analytics import PostHogAnalytics
 from momento.app import create_app
 from momento.services import Services
+from tests.analytics.helpers import Wired, wire
 from tests.fakes.posthog import API_KEY, FakePostHog
-
-
-@dataclass
-class Wired:
-    services: Services
-    analytics: PostHogAnalytics
-    client: httpx.AsyncClient
-    fake: FakePostHog
-
-    async def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Every event the fake received once the client sent what it had queued."""
-        await self.analytics.flush(10)
-        return self.fake.events(name)
 
 
 @pytest.fixture
 def posthog_fake() -> Iterator[FakePostHog]:
     with FakePostHog() as fake:
         yield fake
-
-
-def wire(services: Services, **settings: Any) -> Services:
-    """The session's services with these settings and the analytics they configure."""
-    updated = services.settings.model_copy(update=settings)
-    return dataclasses.replace(services, settings=updated, analytics=from_settings(updated))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from PIL import Image
 from momento.analytics import NoAnalytics, events
 from momento.app import create_app
 from momento.services import Services
-from tests.analytics.conftest import Wired, wire
+from tests.analytics.helpers import Wired, wire
 from tests.factories import TestUser, create_event, create_user, join
 from tests.fakes.posthog import API_KEY, FakePostHog
 

@@ -11,7 +11,7 @@ import pytest
 from momento.analytics import NoAnalytics, PostHogAnalytics, from_settings
 from momento.config import Settings, SettingsError, load_settings
 from momento.services import Services
-from tests.analytics.conftest import Wired
+from tests.analytics.helpers import Wired
 from tests.factories import TestUser, assert_problem, create_user
 from tests.fakes.posthog import API_KEY
 

@@ -11,7 +11,7 @@ import pytest
 
 from momento.analytics import events
 from momento.services import Services
-from tests.analytics.conftest import Wired
+from tests.analytics.helpers import Wired
 from tests.factories import create_event, create_user, join
 from tests.fakes.posthog import API_KEY
 

@@ -17,10 +17,15 @@ from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
 from momento.services import Services
 from tests.cleanup.helpers import age, photos_with_files, stored
 from tests.factories import DAY, create_user, make_event, sql
-from tests.photos.test_completion_faults import local_app, put_undeletable_upload, undeletable
-from tests.photos.test_processing import _camera_jpeg
-from tests.photos.test_upload import complete, row_of
-from tests.photos.test_upload import make_event as make_live_event
+from tests.photos.images import camera_jpeg
+from tests.photos.uploads import (
+    complete,
+    local_app,
+    open_event,
+    put_undeletable_upload,
+    row_of,
+    undeletable,
+)
 
 
 async def test_an_upload_left_by_a_storage_fault_at_completion_goes_at_the_next_sweep(
@@ -28,9 +33,9 @@ async def test_an_upload_left_by_a_storage_fault_at_completion_goes_at_the_next_
 ) -> None:
     ana = await create_user(services, "ana")
     async with local_app(services, tmp_path) as b:
-        data = _camera_jpeg(640, 480, orientation=1)
+        data = camera_jpeg(640, 480, orientation=1)
         assert b"Jane Doe" in data  # identifying Exif (GPS included) in what the phone sent
-        event = await make_live_event(b, ana)
+        event = await open_event(b, ana)
         photo_id, path, upload = await put_undeletable_upload(b, ana, event, data)
         with undeletable(upload):
             r = await complete(b, ana, photo_id)

@@ -4,11 +4,9 @@ says what is wrong in one line (no traceback, no password) and leaves nothing be
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +15,8 @@ import httpx
 import pytest
 
 from momento.cli import redact
+from tests.cli.helpers import MOMENTO, clean_env, free_port
 
-MOMENTO = str(Path(sys.executable).with_name("momento"))
 PASSWORD = "s3cr3t-Pa55"
 
 # Commands that only read or run an existing database.
@@ -30,17 +28,6 @@ USERS = [
     ["db", "status"],
     ["worker"],
 ]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MOMENTO_", "APNS_", "POSTHOG_", "REVENUECAT_", "XDG_RUNTIME"))
-        and k not in ("DATABASE_URL", "SMTP_URL", "JWT_PRIVATE_KEY", "STORAGE_URL")
-    }
-    env.update(extra)
-    return env
 
 
 def momento(
@@ -70,13 +57,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, lines
     assert lines[0].startswith("Error: "), lines
     return lines[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -14,13 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.test_commands import MOMENTO, clean_env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.cli.helpers import MOMENTO, clean_env, free_port
 
 
 def _postmaster_running(data_dir: Path) -> bool:
@@ -39,7 +33,7 @@ def _postmaster_running(data_dir: Path) -> bool:
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_cleanly_with_its_database(tmp_path: Path, stop: signal.Signals) -> None:
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603
@@ -96,7 +90,7 @@ def _alive(pid: int) -> bool:
 def test_api_processes_die_with_a_killed_supervisor(database_url: str, tmp_path: Path) -> None:
     """`serve --workers 2` killed with SIGKILL (no chance to stop its processes): they go too,
     and the port is free for the next `momento serve`."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(  # noqa: S603
         [MOMENTO, "serve", "--workers", "2", "--port", str(port)],
         cwd=tmp_path,

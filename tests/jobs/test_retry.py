@@ -22,8 +22,8 @@ from momento.jobs.retry import CappedBackoff
 from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
 from tests.factories import add_photo, create_user, make_event
-from tests.storage.conftest import BASE_URL, SECRET
 from tests.storage.disks import remount, tmpfs
+from tests.storage.helpers import BASE_URL, SECRET
 
 WAITS = [5, 10, 20, 40, 80, 160, 320, 600]
 

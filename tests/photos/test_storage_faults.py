@@ -8,65 +8,39 @@ succeeds. S3 is cut off with a TCP proxy in front of moto; the disk is a small t
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pyvips
 
-from momento.app import create_app
-from momento.kit.ratelimit import RateLimiter
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD
 from momento.services import Services
-from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
-from tests.factories import TestUser, create_user
+from momento.storage import FileUrlSigner, LocalDiskStorage
+from tests.factories import TestUser
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.photos.conftest import Backend
-from tests.photos.test_upload import complete, created, make_event, photo_path, put, row_of
-from tests.storage.conftest import BASE_URL, SECRET, http_client, make_bucket
+from tests.photos.images import camera_sized_jpeg
+from tests.photos.uploads import (
+    Backend,
+    app_on,
+    complete,
+    created,
+    open_event,
+    photo_path,
+    put,
+    row_of,
+)
 from tests.storage.disks import fill, tmpfs
-from tests.storage.test_faults import assert_retry_later, fast_s3
+from tests.storage.helpers import (
+    BASE_URL,
+    SECRET,
+    assert_retry_later,
+    fast_s3,
+    make_bucket,
+)
 
 S3_ONLY = pytest.mark.parametrize("backend", ["s3"], indirect=True)
-
-
-def camera_jpeg(width: int = 4032, height: int = 3024) -> bytes:
-    """A JPEG the size a phone camera makes (12 MP, about 4 MB): fine noise compresses
-    like a real photo's detail."""
-    noise = pyvips.Image.gaussnoise(width, height, sigma=8, mean=128)
-    image = noise.bandjoin([noise, noise]).cast("uchar")
-    return bytes(image.jpegsave_buffer(Q=90))
-
-
-@pytest.fixture
-async def alice(services: Services) -> TestUser:
-    return await create_user(services, "alice")
-
-
-@asynccontextmanager
-async def app_on(
-    services: Services, storage: Storage, name: str, folder: Path
-) -> AsyncIterator[Backend]:
-    """The whole app with photos in `storage` (opened and closed here)."""
-    settings = services.settings.model_copy()
-    svc = dataclasses.replace(
-        services,
-        settings=settings,
-        limiter=RateLimiter(services.db, settings.rate_limit_window),
-        storage=storage,
-    )
-    await storage.open()
-    try:
-        async with http_client(create_app(svc, manage_pool=False)) as client:
-            client.base_url = httpx.URL(BASE_URL)
-            yield Backend(name, svc, client, folder)
-    finally:
-        await storage.close()
 
 
 async def _pending_row(b: Backend, photo_id: str) -> dict[str, Any]:
@@ -86,9 +60,9 @@ async def _completes(b: Backend, user: TestUser, photo_id: str) -> dict[str, Any
 
 @S3_ONLY
 async def test_a_camera_sized_jpeg_completes_on_s3(backend: Backend, alice: TestUser) -> None:
-    data = camera_jpeg()
+    data = camera_sized_jpeg()
     assert len(data) > 3 * 1024 * 1024
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     body = await created(backend, alice, event, data, "image/jpeg")
     r = await put(backend, body["upload"], data)
     assert r.status_code == 200, r.text
@@ -107,8 +81,8 @@ async def test_s3_cut_off_at_completion_leaves_the_photo_pending(
     with TcpProxy.to_url(moto_endpoint) as proxy:
         storage = fast_s3(proxy.url, make_bucket(s3_admin))
         async with app_on(services, storage, "s3", tmp_path) as b:
-            data = camera_jpeg(1600, 1200)
-            event = await make_event(b, alice)
+            data = camera_sized_jpeg(1600, 1200)
+            event = await open_event(b, alice)
             body = await created(b, alice, event, data, "image/jpeg")
             r = await put(b, body["upload"], data)
             assert r.status_code == 200, r.text
@@ -135,8 +109,8 @@ async def test_a_full_disk_at_completion_answers_507_and_completes_later(
             default_ttl=services.settings.signed_url_ttl,
         )
         async with app_on(services, storage, "local", disk) as b:
-            data = camera_jpeg(1600, 1200)
-            event = await make_event(b, alice)
+            data = camera_sized_jpeg(1600, 1200)
+            event = await open_event(b, alice)
             body = await created(b, alice, event, data, "image/jpeg")
             r = await put(b, body["upload"], data)
             assert r.status_code == 200, r.text

@@ -23,26 +23,35 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
 import pytest
 import pyvips
 from PIL import Image
 
-from momento.services import Services
-from tests.factories import TestUser, assert_problem, create_user, iso, join
-from tests.photos.conftest import Backend
-from tests.photos.test_processing import (
+from tests.factories import TestUser, assert_problem, iso, join
+from tests.photos.images import (
     SECRETS,
-    _assert_no_identifying_metadata,
-    _camera_jpeg,
-    _heic,
-    _identifying_exif,
-    _picture,
-    _png_bomb,
+    assert_no_identifying_metadata,
+    camera_jpeg,
+    heic,
+    identifying_exif,
+    picture,
+    png_bomb,
+)
+from tests.photos.uploads import (
+    NOT_AN_IMAGE,
+    Backend,
+    complete,
+    create,
+    created,
+    open_event,
+    photo_path,
+    put,
+    rejected,
+    row_of,
+    uploaded,
 )
 
 HOUR = timedelta(hours=1)
-NOT_AN_IMAGE = b"This is a text file pretending to be photo.jpg\n" * 20
 # For tests whose subject does not depend on the backend, and for refusals of bad signed URLs:
 # on local disk those are our /files routes' job, on S3 they are S3's, which moto does not
 # do (it accepts whatever is PUT to any key).
@@ -51,13 +60,13 @@ LOCAL_ONLY = pytest.mark.parametrize("backend", ["local"], indirect=True)
 
 def _png() -> bytes:
     buffer = io.BytesIO()
-    _picture(320, 240).save(buffer, "PNG", exif=_identifying_exif(1).tobytes())
+    picture(320, 240).save(buffer, "PNG", exif=identifying_exif(1).tobytes())
     return buffer.getvalue()
 
 
 def _webp() -> bytes:
     buffer = io.BytesIO()
-    _picture(320, 240).save(buffer, "WEBP", exif=_identifying_exif(1).tobytes())
+    picture(320, 240).save(buffer, "WEBP", exif=identifying_exif(1).tobytes())
     return buffer.getvalue()
 
 
@@ -72,120 +81,12 @@ def _size(data: bytes) -> tuple[int, int]:
     return image.width, image.height
 
 
-# --- the flow, step by step ---------------------------------------------------------------
-
-
-async def make_event(
-    b: Backend, user: TestUser, *, starts: timedelta = -HOUR, release: timedelta = HOUR
-) -> dict[str, Any]:
-    """An event created by `user`, starting and revealed at these offsets from now."""
-    now = datetime.now(UTC)
-    r = await b.client.post(
-        "/v1/events",
-        headers=user.headers,
-        json={"name": "Party", "starts_at": iso(now + starts), "release_at": iso(now + release)},
-    )
-    assert r.status_code == 201, r.text
-    event: dict[str, Any] = r.json()
-    return event
-
-
-async def create(
-    b: Backend,
-    user: TestUser,
-    event: dict[str, Any] | str,
-    *,
-    byte_size: int = 1000,
-    content_type: str = "image/jpeg",
-    captured_at: datetime | None = None,
-    photo_id: uuid.UUID | None = None,
-) -> httpx.Response:
-    event_id = event if isinstance(event, str) else event["id"]
-    body: dict[str, Any] = {
-        "captured_at": iso(captured_at or datetime.now(UTC) - timedelta(minutes=1)),
-        "content_type": content_type,
-        "byte_size": byte_size,
-    }
-    if photo_id is not None:
-        body["id"] = str(photo_id)
-    return await b.client.post(f"/v1/events/{event_id}/photos", headers=user.headers, json=body)
-
-
-async def created(
-    b: Backend, user: TestUser, event: dict[str, Any], data: bytes, content_type: str
-) -> dict[str, Any]:
-    r = await create(b, user, event, byte_size=len(data), content_type=content_type)
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    assert body["photo"]["upload_status"] == "pending"
-    assert body["upload"] is not None
-    return body
-
-
-async def put(
-    b: Backend, upload: dict[str, Any], data: bytes, *, url: str | None = None
-) -> httpx.Response:
-    return await b.client.request(
-        upload["method"], url or upload["url"], headers=upload["headers"], content=data
-    )
-
-
-async def complete(b: Backend, user: TestUser, photo_id: str) -> httpx.Response:
-    return await b.client.post(f"/v1/photos/{photo_id}/complete", headers=user.headers)
-
-
-async def uploaded(
-    b: Backend, user: TestUser, event: dict[str, Any], data: bytes, content_type: str
-) -> dict[str, Any]:
-    """Create, PUT and complete: the photo as the owner sees it."""
-    body = await created(b, user, event, data, content_type)
-    r = await put(b, body["upload"], data)
-    assert r.status_code == 200, r.text
-    r = await complete(b, user, body["photo"]["id"])
-    assert r.status_code == 200, r.text
-    photo: dict[str, Any] = r.json()
-    return photo
-
-
-async def rejected(
-    b: Backend, user: TestUser, event: dict[str, Any], data: bytes, content_type: str, reason: str
-) -> dict[str, Any]:
-    """Create and PUT, then completing refuses the file with `reason`."""
-    body = await created(b, user, event, data, content_type)
-    r = await put(b, body["upload"], data)
-    assert r.status_code == 200, r.text
-    r = await complete(b, user, body["photo"]["id"])
-    assert_problem(r, 422, "photo_rejected")
-    assert r.json()["reason"] == reason
-    assert r.json()["detail"]
-    return body
-
-
-def photo_path(photo: dict[str, Any]) -> str:
-    return f"events/{photo['event_id']}/{photo['id']}"
-
-
-def row_of(rows: list[dict[str, Any]], photo_id: str) -> dict[str, Any]:
-    [row] = [r for r in rows if str(r["id"]) == photo_id]
-    return row
-
-
-@pytest.fixture
-async def alice(services: Services) -> TestUser:
-    return await create_user(services, "alice")
-
-
-@pytest.fixture
-async def bob(services: Services) -> TestUser:
-    return await create_user(services, "bob")
-
-
 # --- happy paths --------------------------------------------------------------------------
 
 FORMATS: dict[str, tuple[Callable[[], bytes], str, tuple[int, int]]] = {
     # name: (make the upload, declared type, size once oriented)
-    "jpeg": (lambda: _camera_jpeg(640, 480, orientation=6), "image/jpeg", (480, 640)),
-    "heic": (lambda: _heic(_picture(160, 120), _identifying_exif(6)), "image/heic", (120, 160)),
+    "jpeg": (lambda: camera_jpeg(640, 480, orientation=6), "image/jpeg", (480, 640)),
+    "heic": (lambda: heic(picture(160, 120), identifying_exif(6)), "image/heic", (120, 160)),
     "png": (_png, "image/png", (320, 240)),
     "webp": (_webp, "image/webp", (320, 240)),
 }
@@ -196,7 +97,7 @@ async def test_upload_complete_and_fetch(backend: Backend, alice: TestUser, kind
     make, content_type, (width, height) = FORMATS[kind]
     data = make()
     assert b"Jane Doe" in data  # the identifying Exif is really there
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     body = await created(backend, alice, event, data, content_type)
     upload = body["upload"]
     assert upload["method"] == "PUT"
@@ -237,7 +138,7 @@ async def test_upload_complete_and_fetch(backend: Backend, alice: TestUser, kind
         files[name] = got.content
     longest = max(width, height)
     for name, content in files.items():
-        _assert_no_identifying_metadata(content)
+        assert_no_identifying_metadata(content)
         for secret in SECRETS:
             assert secret not in content, name
         assert b"GPS" not in content
@@ -257,7 +158,7 @@ async def test_upload_complete_and_fetch(backend: Backend, alice: TestUser, kind
 async def test_large_photo_gets_2048_display(backend: Backend, alice: TestUser) -> None:
     noise = pyvips.Image.gaussnoise(3000, 1000, sigma=40, mean=128).cast("uchar")
     data = bytes(noise.jpegsave_buffer(Q=70))
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     photo = await uploaded(backend, alice, event, data, "image/jpeg")
     assert (photo["width"], photo["height"]) == (3000, 1000)
     path = photo_path(photo)
@@ -272,7 +173,7 @@ async def test_large_photo_gets_2048_display(backend: Backend, alice: TestUser) 
 async def test_retry_with_the_same_id_returns_the_same_photo(
     backend: Backend, alice: TestUser, bob: TestUser
 ) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     photo_id = uuid.uuid4()
     first = await create(backend, alice, event, photo_id=photo_id)
     assert first.status_code == 201, first.text
@@ -291,7 +192,7 @@ async def test_retry_with_the_same_id_returns_the_same_photo(
     assert len(before.rows) == 1
 
     # The same id for another event of hers, or by someone else: taken.
-    other = await make_event(backend, alice)
+    other = await open_event(backend, alice)
     await join(backend.client, bob, event)
     for user, target in ((alice, other), (bob, event), (bob, other)):
         r = await create(backend, user, target, photo_id=photo_id)
@@ -320,7 +221,7 @@ async def test_retry_with_the_same_id_returns_the_same_photo(
 async def test_non_member_bad_id_and_deleted_event_are_refused(
     backend: Backend, alice: TestUser, bob: TestUser
 ) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     before = await backend.state()
 
     assert_problem(await create(backend, bob, event), 404, "event_not_found")
@@ -344,7 +245,7 @@ async def test_non_member_bad_id_and_deleted_event_are_refused(
 
 async def test_capture_window(backend: Backend, alice: TestUser) -> None:
     now = datetime.now(UTC)
-    event = await make_event(backend, alice, starts=-2 * HOUR, release=-HOUR)  # revealed
+    event = await open_event(backend, alice, starts=-2 * HOUR, release=-HOUR)  # revealed
     before = await backend.state()
 
     for captured in (now - 3 * HOUR, now - HOUR + timedelta(minutes=1), now + HOUR):
@@ -375,7 +276,7 @@ async def test_capture_window(backend: Backend, alice: TestUser) -> None:
 
 
 async def test_capture_time_in_the_future_is_refused(backend: Backend, alice: TestUser) -> None:
-    event = await make_event(backend, alice, release=timedelta(days=1))
+    event = await open_event(backend, alice, release=timedelta(days=1))
     before = await backend.state()
     r = await create(backend, alice, event, captured_at=datetime.now(UTC) + HOUR)
     assert_problem(r, 422, "outside_capture_window")
@@ -387,7 +288,7 @@ async def test_capture_time_in_the_future_is_refused(backend: Backend, alice: Te
 
 async def test_photo_limit(backend: Backend, alice: TestUser, bob: TestUser) -> None:
     backend.configure(photo_limit_free=2, photo_limit_premium=3)
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     await join(backend.client, bob, event)
     first = (await create(backend, alice, event)).json()
     assert (await create(backend, alice, event)).status_code == 201
@@ -425,7 +326,7 @@ async def test_photo_limit(backend: Backend, alice: TestUser, bob: TestUser) -> 
 async def test_racing_for_the_last_slot(backend: Backend, alice: TestUser) -> None:
     backend.configure(photo_limit_free=1)
     for _ in range(3):
-        event = await make_event(backend, alice)
+        event = await open_event(backend, alice)
         answers = await asyncio.gather(
             create(backend, alice, event, photo_id=uuid.uuid4()),
             create(backend, alice, event, photo_id=uuid.uuid4()),
@@ -441,7 +342,7 @@ async def test_racing_for_the_last_slot(backend: Backend, alice: TestUser) -> No
 
 async def test_declared_type_and_size_are_checked(backend: Backend, alice: TestUser) -> None:
     backend.configure(max_upload_bytes=64 * 1024)
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     before = await backend.state()
     for content_type in ("image/gif", "text/plain", "image/avif", "application/octet-stream"):
         r = await create(backend, alice, event, content_type=content_type)
@@ -460,7 +361,7 @@ async def test_declared_type_and_size_are_checked(backend: Backend, alice: TestU
 async def test_complete_before_upload_and_by_someone_else(
     backend: Backend, alice: TestUser, bob: TestUser
 ) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     await join(backend.client, bob, event)
     data = _plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
@@ -488,7 +389,7 @@ async def test_complete_before_upload_and_by_someone_else(
 
 
 async def test_wrong_bytes_are_refused_and_removed(backend: Backend, alice: TestUser) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     body = await rejected(backend, alice, event, NOT_AN_IMAGE, "image/jpeg", "unsupported_type")
     photo_id = body["photo"]["id"]
     state = await backend.state()
@@ -536,7 +437,7 @@ async def test_wrong_bytes_are_refused_and_removed(backend: Backend, alice: Test
 async def test_other_refused_files(
     backend: Backend, alice: TestUser, data: bytes, reason: str
 ) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     body = await created(backend, alice, event, data or b"x", "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
     r = await complete(backend, alice, body["photo"]["id"])
@@ -550,7 +451,7 @@ async def test_other_refused_files(
 async def test_too_large_upload(backend: Backend, alice: TestUser) -> None:
     limit = 64 * 1024
     backend.configure(max_upload_bytes=limit)
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     noise = pyvips.Image.gaussnoise(400, 400, sigma=60, mean=128).cast("uchar")
     data = bytes(noise.jpegsave_buffer(Q=95))
     assert len(data) > limit
@@ -580,8 +481,8 @@ async def test_too_large_upload(backend: Backend, alice: TestUser) -> None:
 
 
 async def test_decompression_bomb(backend: Backend, alice: TestUser) -> None:
-    event = await make_event(backend, alice)
-    bomb = _png_bomb(30_000)
+    event = await open_event(backend, alice)
+    bomb = png_bomb(30_000)
     assert len(bomb) < 500_000
     started = time.perf_counter()
     body = await rejected(backend, alice, event, bomb, "image/png", "too_many_pixels")
@@ -603,7 +504,7 @@ def _with_query(url: str, **changes: str) -> str:
 
 
 async def _pending(b: Backend, user: TestUser) -> dict[str, Any]:
-    event = await make_event(b, user)
+    event = await open_event(b, user)
     return await created(b, user, event, _plain_jpeg(), "image/jpeg")
 
 
@@ -686,7 +587,7 @@ async def test_path_traversal_upload_is_refused(
 
 
 async def test_concurrent_completes_agree(backend: Backend, alice: TestUser) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     for _ in range(3):
         data = _plain_jpeg()
         body = await created(backend, alice, event, data, "image/jpeg")
@@ -710,7 +611,7 @@ async def test_object_replaced_after_the_size_check_is_refused(
     between the server's size check and its read. What is read is what must fit."""
     limit = 64 * 1024
     backend.configure(max_upload_bytes=limit)
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     data = _plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
@@ -740,7 +641,7 @@ async def test_object_replaced_after_the_size_check_is_refused(
 async def test_object_removed_after_the_check_is_missing_not_an_error(
     backend: Backend, alice: TestUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     data = _plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
@@ -766,7 +667,7 @@ async def test_bytes_sent_again_after_completion_are_removed(
 ) -> None:
     """The signed PUT outlives processing: a second PUT of the original (metadata and all)
     after completion is never served, and completing again removes it."""
-    event = await make_event(backend, alice)
+    event = await open_event(backend, alice)
     data = _plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200

@@ -21,7 +21,7 @@ from momento.storage import (
 )
 from momento.storage import s3 as s3_module
 from momento.storage.s3 import S3Storage
-from tests.storage.conftest import make_bucket, s3_storage, stored
+from tests.storage.helpers import make_bucket, s3_storage, stored
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 100
 KEY = "events/e1/p1/original"

@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 
 from momento.config import Environment, Settings
 from momento.services import build_services
-from tests.storage.conftest import AWS, make_bucket
+from tests.storage.helpers import AWS, make_bucket
 
 
 @pytest.fixture

@@ -32,34 +32,22 @@ from momento.storage import (
 )
 from momento.storage.s3 import S3Storage
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.storage.conftest import (
+from tests.storage.disks import remount, tmpfs
+from tests.storage.helpers import (
     AWS,
     BASE_URL,
     SECRET,
+    assert_retry_later,
+    fast_s3,
     files_app,
     http_client,
     make_bucket,
     tree,
 )
-from tests.storage.disks import remount, tmpfs
 
 MB = 1024 * 1024
 # An S3 that is down must answer within seconds (three attempts, short timeouts).
 DOWN_WITHIN = 20.0
-
-
-def fast_s3(endpoint: str, bucket: str, *, retries: int = 1) -> S3Storage:
-    """A client with timeouts short enough for a test of a hung server, and one retry."""
-    return S3Storage(
-        bucket,
-        endpoint_url=endpoint,
-        region="us-east-1",
-        access_key=AWS["aws_access_key_id"],
-        secret_key=AWS["aws_secret_access_key"],
-        connect_timeout=1,
-        read_timeout=1,
-        retries=retries,
-    )
 
 
 @pytest.fixture
@@ -296,13 +284,6 @@ async def test_opening_a_failing_s3_raises_storage_down() -> None:
 def _signed_put(storage: LocalDiskStorage, key: str, body: bytes) -> dict[str, Any]:
     target = storage.signed_put(key, "image/jpeg", max_bytes=len(body) + 10)
     return {"method": "PUT", "url": target.url, "headers": target.headers, "content": body}
-
-
-def assert_retry_later(r: httpx.Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["code"] == code
-    assert int(r.headers["retry-after"]) > 0
 
 
 async def test_a_storage_root_replaced_by_a_file_is_a_503_not_a_500(

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from momento.storage import FileUrlSigner, LocalDiskStorage, StorageFull
-from tests.storage.conftest import BASE_URL, SECRET, files_app, http_client, tree
 from tests.storage.disks import fill, tmpfs
-from tests.storage.test_faults import assert_retry_later
+from tests.storage.helpers import BASE_URL, SECRET, assert_retry_later, files_app, http_client, tree
 
 KB = 1024
 

@@ -22,7 +22,7 @@ from starlette.types import Message
 
 from momento.storage import LocalDiskStorage, NoStorage, UnsafePath
 from momento.storage.endpoints import parse_range
-from tests.storage.conftest import files_app, http_client, stored, tree
+from tests.storage.helpers import files_app, http_client, stored, tree
 
 KEY = "events/e1/p1/original"
 OTHER = "events/e1/p1/thumb.jpg"
@@ -439,7 +439,7 @@ async def test_deleting_a_folder_removes_links_not_their_targets(
 async def test_a_linked_root_folder_of_the_operator_is_fine(tmp_path: Path) -> None:
     """The root itself may be a link (an operator's choice); links below it are refused."""
     from momento.storage import FileUrlSigner
-    from tests.storage.conftest import BASE_URL, SECRET
+    from tests.storage.helpers import BASE_URL, SECRET
 
     real = tmp_path / "real"
     real.mkdir()

@@ -14,8 +14,7 @@ from momento.storage import StorageDown
 from tests.cleanup.helpers import photos_with_files, purge_records, stored
 from tests.factories import DAY, create_user, make_event, sql
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.storage.conftest import make_bucket
-from tests.storage.test_faults import fast_s3
+from tests.storage.helpers import fast_s3, make_bucket
 
 
 async def test_a_purge_with_s3_cut_off_is_finished_by_a_later_run(

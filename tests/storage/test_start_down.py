@@ -30,11 +30,9 @@ from momento.storage.s3 import S3Storage
 from tests.deploy.harness import MOMENTO, Proc, free_port, momento_env, s3_storage_url
 from tests.factories import create_user
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.photos.conftest import Backend
-from tests.photos.test_storage_faults import camera_jpeg
-from tests.photos.test_upload import complete, created, make_event, put
-from tests.storage.conftest import AWS, BASE_URL, http_client, make_bucket
-from tests.storage.test_faults import assert_retry_later
+from tests.photos.images import camera_sized_jpeg
+from tests.photos.uploads import Backend, complete, created, open_event, put
+from tests.storage.helpers import AWS, BASE_URL, assert_retry_later, http_client, make_bucket
 
 # The start may wait this long for S3's first answer (`START_WAIT`, 1 s), never longer.
 STARTS_WITHIN = 3.0
@@ -117,9 +115,9 @@ async def test_the_api_starts_and_answers_while_s3_is_down_and_recovers_by_itsel
             assert proxy.url in health["storage_error"]
             assert AWS["aws_secret_access_key"] not in json.dumps(health)
         alice = await create_user(b.services, "alice")
-        event = await make_event(b, alice)
+        event = await open_event(b, alice)
         # Presigning needs only the credentials: the upload URL is made while S3 is away.
-        data = camera_jpeg(320, 240)
+        data = camera_sized_jpeg(320, 240)
         body = await created(b, alice, event, data, "image/jpeg")
         photo_id = body["photo"]["id"]
         asked = time.monotonic()

@@ -13,7 +13,7 @@ from momento.services import Services
 from momento.storage import LocalDiskStorage, StorageError, from_url, secret
 from momento.storage import s3 as s3_module
 from momento.storage.s3 import S3Storage
-from tests.storage.conftest import make_bucket, s3_storage
+from tests.storage.helpers import make_bucket, s3_storage
 
 GOOD_SECRET = "s" * 32
 
