@@ -1,8 +1,13 @@
 """Test fixtures: one embedded PostgreSQL per run, a clean database per test, real HTTP.
 
 The cluster starts once (pgserver, a second or so), migrations run once, and every test
-starts from empty tables (TRUNCATE of everything the tests write). Requests go through the
+starts from empty tables (TRUNCATE of every table, see TABLES). Requests go through the
 real ASGI app with real tokens, so row-level security runs exactly as in production.
+
+What a test of any domain starts from: `services` (the session's), `client` (the app on
+them), `app_for` / `with_settings` / `app_client` (the app with other settings); the fake
+APNs and senders pointed at it (`fake_apns`, `apns_config`, `new_sender`, `pushing`); an S3
+server (`moto_endpoint`, `s3_admin`). What it stores comes from tests/factories.py.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from momento.app import create_app
 from momento.config import Environment, Settings
 from momento.db import embedded
 from momento.db import migrate as migrations
+from momento.kit.ratelimit import RateLimiter
 from momento.push.apns import ApnsConfig, ApnsSender
 from momento.services import Services, build_services, running
 from tests.fakes.apns import FakeApns, ProviderKey, make_provider_key, new_fake, sender_config
@@ -164,24 +170,30 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
         await conn.execute(statement)
 
 
+def with_settings(services: Services, **setting_overrides: object) -> Services:
+    """The same services (database, keys, storage) with these settings changed, and a rate
+    limiter of their own."""
+    settings = services.settings.model_copy(update=setting_overrides)
+    return dataclasses.replace(
+        services, settings=settings, limiter=RateLimiter(services.db, settings.rate_limit_window)
+    )
+
+
+def app_client(services: Services) -> httpx.AsyncClient:
+    """A client of the app built on `services`: requests go to it in process (ASGI)."""
+    app = create_app(services, manage_pool=False)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(services, manage_pool=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with app_client(services) as c:
         yield c
 
 
 def app_for(services: Services, **setting_overrides: object) -> httpx.AsyncClient:
     """A client for an app whose settings differ (same database and keys)."""
-    from momento.kit.ratelimit import RateLimiter
-
-    settings = services.settings.model_copy(update=setting_overrides)
-    svc = dataclasses.replace(
-        services, settings=settings, limiter=RateLimiter(services.db, settings.rate_limit_window)
-    )
-    app = create_app(svc, manage_pool=False)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return app_client(with_settings(services, **setting_overrides))
 
 
 # --- APNs: the fake server and senders pointed at it (tests/push, tests/reveal, tests/cli) --
@@ -267,4 +279,4 @@ def s3_admin(moto_endpoint: str) -> Iterator[BaseClient]:
         client.close()
 
 
-__all__ = ["Path", "SenderFactory", "app_for", "with_sender"]
+__all__ = ["Path", "SenderFactory", "app_client", "app_for", "with_sender", "with_settings"]

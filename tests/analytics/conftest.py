@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from momento.analytics import PostHogAnalytics
-from momento.app import create_app
 from momento.services import Services
 from tests.analytics.helpers import Wired, wire
+from tests.conftest import app_client
 from tests.fakes.posthog import API_KEY, FakePostHog
 
 
@@ -40,9 +39,8 @@ async def wired(services: Services, posthog_fake: FakePostHog) -> AsyncIterator[
     analytics = svc.analytics
     assert isinstance(analytics, PostHogAnalytics)
     analytics.close_timeout = 0.3
-    transport = httpx.ASGITransport(app=create_app(svc, manage_pool=False))
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with app_client(svc) as client:
             yield Wired(svc, analytics, client, posthog_fake)
     finally:
         posthog_fake.release()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from PIL import Image
 
 from momento.analytics import NoAnalytics, events
-from momento.app import create_app
 from momento.services import Services
 from tests.analytics.helpers import Wired, wire
+from tests.conftest import app_client
 from tests.factories import TestUser, create_event, create_user, join
 from tests.fakes.posthog import API_KEY, FakePostHog
+from tests.photos.images import plain_jpeg
 
 
 def _only(found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -68,12 +67,6 @@ async def test_refused_writes_capture_nothing(wired: Wired, services: Services) 
     assert await wired.events() == []
 
 
-def _jpeg(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 90)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 async def _upload(client: httpx.AsyncClient, user: TestUser, event_id: str, data: bytes) -> str:
     r = await client.post(
         f"/v1/events/{event_id}/photos",
@@ -98,7 +91,7 @@ def _now() -> str:
 async def test_photo_uploaded_once(wired: Wired, services: Services) -> None:
     alice = await create_user(services)
     event = await create_event(wired.client, alice)
-    photo_id = await _upload(wired.client, alice, event["id"], _jpeg(64, 48))
+    photo_id = await _upload(wired.client, alice, event["id"], plain_jpeg())
     for _ in range(2):  # completing again answers the same photo and reports nothing new
         r = await wired.client.post(f"/v1/photos/{photo_id}/complete", headers=alice.headers)
         assert r.status_code == 200, r.text
@@ -154,8 +147,7 @@ async def test_not_configured_captures_nothing(
     # The host points at the fake, but without a project key nothing is sent there.
     svc = wire(services, posthog_api_key=None, posthog_host=posthog_fake.url)
     assert isinstance(svc.analytics, NoAnalytics)
-    transport = httpx.ASGITransport(app=create_app(svc, manage_pool=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(svc) as client:
         alice, bob = await create_user(services), await create_user(services)
         event = await create_event(client, alice)
         await join(client, bob, event)

@@ -6,11 +6,8 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
-from momento.app import create_app
-from momento.kit.ratelimit import RateLimiter
 from momento.services import Services
 from tests.billing.helpers import (
     API_KEY,
@@ -20,10 +17,22 @@ from tests.billing.helpers import (
     Billing,
     RecordingAnalytics,
 )
+from tests.conftest import app_client, with_settings
+from tests.factories import TestUser, create_user
 from tests.fakes.revenuecat import FakeRevenueCat
 
 for _name in ("REVENUECAT_WEBHOOK_AUTH", "REVENUECAT_API_KEY", "REVENUECAT_API_URL"):
     os.environ.pop(_name, None)
+
+
+@pytest.fixture
+async def host(services: Services) -> TestUser:
+    return await create_user(services, "host")
+
+
+@pytest.fixture
+async def guest(services: Services) -> TestUser:
+    return await create_user(services, "guest")
 
 
 @pytest.fixture(scope="session")
@@ -42,25 +51,18 @@ def fake_rc(fake_rc_server: FakeRevenueCat) -> FakeRevenueCat:
 async def billing(services: Services, fake_rc: FakeRevenueCat) -> AsyncIterator[Billing]:
     """The app with webhooks, verification and a host entitlement configured. (The billing
     tables start empty: the suite's clean_database empties every table.)"""
-    settings = services.settings.model_copy(
-        update={
-            "revenuecat_webhook_auth": WEBHOOK_AUTH,
-            "revenuecat_api_key": API_KEY,
-            "revenuecat_api_url": fake_rc.url,
-            "revenuecat_timeout": 5.0,
-            "premium_product_ids": [PREMIUM_PRODUCT, "event_premium_sub"],
-            "host_entitlement_id": HOST_ENTITLEMENT,
-        }
-    )
     analytics = RecordingAnalytics()
     svc = dataclasses.replace(
-        services,
-        settings=settings,
-        limiter=RateLimiter(services.db, settings.rate_limit_window),
+        with_settings(
+            services,
+            revenuecat_webhook_auth=WEBHOOK_AUTH,
+            revenuecat_api_key=API_KEY,
+            revenuecat_api_url=fake_rc.url,
+            revenuecat_timeout=5.0,
+            premium_product_ids=[PREMIUM_PRODUCT, "event_premium_sub"],
+            host_entitlement_id=HOST_ENTITLEMENT,
+        ),
         analytics=analytics,
     )
-    app = create_app(svc, manage_pool=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with app_client(svc) as client:
         yield Billing(svc, client, fake_rc, analytics)

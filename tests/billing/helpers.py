@@ -14,18 +14,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 import httpx
 import orjson
 
 from momento.analytics.client import DistinctId, FlagValue
-from momento.app import create_app
 from momento.billing import webhooks as service
 from momento.jobs.queue import run_worker
-from momento.kit.ratelimit import RateLimiter
 from momento.services import Services
-from tests.factories import TestUser
+from tests.conftest import app_client, with_settings
+from tests.factories import TestUser, sql
 from tests.fakes.revenuecat import FakeRevenueCat
 
 WEBHOOK_AUTH = "Bearer whsec_0123456789abcdef"
@@ -209,16 +208,8 @@ class Billing:
     @asynccontextmanager
     async def configured(self, **overrides: object) -> AsyncIterator[Billing]:
         """The same, with some settings changed (its own app and client)."""
-        settings = self.services.settings.model_copy(update=overrides)
-        services = dataclasses.replace(
-            self.services,
-            settings=settings,
-            limiter=RateLimiter(self.services.db, settings.rate_limit_window),
-        )
-        app = create_app(services, manage_pool=False)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client:
+        services = with_settings(self.services, **overrides)
+        async with app_client(services) as client:
             yield dataclasses.replace(self, services=services, client=client)
 
     async def webhook(
@@ -252,10 +243,8 @@ class Billing:
             f"/v1/events/{event_id}/premium", headers=user.headers, json={"transaction_id": tx}
         )
 
-    async def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
-        async with self.services.db.privileged() as conn:
-            cur = await conn.execute(query, params)
-            return [dict(r) for r in await cur.fetchall()]
+    async def rows(self, query: LiteralString, *params: Any) -> list[dict[str, Any]]:
+        return await sql(self.services, query, *params)
 
     async def premium(self, event_id: str | uuid.UUID) -> bool:
         rows = await self.rows("SELECT is_premium FROM public.events WHERE id = %s", event_id)

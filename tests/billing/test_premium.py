@@ -16,16 +16,6 @@ from tests.factories import TestUser, assert_problem, create_event, create_user,
 
 
 @pytest.fixture
-async def host(services: Services) -> TestUser:
-    return await create_user(services, "host")
-
-
-@pytest.fixture
-async def guest(services: Services) -> TestUser:
-    return await create_user(services, "guest")
-
-
-@pytest.fixture
 async def stranger(services: Services) -> TestUser:
     return await create_user(services, "stranger")
 

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from momento.billing import webhooks as service
-from momento.services import Services
 from tests.billing.helpers import (
     DAY,
     HOST_PRODUCT,
@@ -22,18 +21,7 @@ from tests.billing.helpers import (
     rc_test_event,
     transfer,
 )
-from tests.factories import TestUser, assert_problem, create_event, create_user
-
-
-@pytest.fixture
-async def host(services: Services) -> TestUser:
-    return await create_user(services, "host")
-
-
-@pytest.fixture
-async def guest(services: Services) -> TestUser:
-    return await create_user(services, "guest")
-
+from tests.factories import TestUser, assert_problem, create_event
 
 # --- who may deliver, and what is a delivery ------------------------------------------------
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from momento.app import create_app
 from momento.services import Services
 from momento.storage import LocalDiskStorage
+from tests.conftest import app_client
 
 
 @pytest.fixture
@@ -30,7 +30,5 @@ async def svc(services: Services, tmp_path: Path) -> AsyncIterator[Services]:
 
 @pytest.fixture
 async def svc_client(svc: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(svc, manage_pool=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with app_client(svc) as c:
         yield c

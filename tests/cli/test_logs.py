@@ -4,18 +4,17 @@ warnings, errors and jobs that did something still show."""
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Any
 
 import orjson
 import pytest
-from PIL import Image
 
 from momento import logs
 from momento.jobs.queue import make_app
 from momento.photos import processing
 from momento.services import Services
+from tests.photos.images import plain_jpeg
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -32,22 +31,16 @@ def text(lines: list[dict[str, Any]]) -> str:
     )
 
 
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (1200, 900), (200, 30, 30)).save(out, "JPEG")
-    return out.getvalue()
-
-
 def test_processing_a_photo_logs_nothing_at_info(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure("info", json=True)
-    processing.process(jpeg())
+    processing.process(plain_jpeg(1200, 900))
     assert [line for line in log_lines(capsys) if line["logger"] == "pyvips"] == []
 
 
 def test_libvips_warnings_still_show(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure("info", json=True)
     with pytest.raises(processing.ImageRejected):
-        processing.process(jpeg()[:600])
+        processing.process(plain_jpeg(1200, 900)[:600])
     vips = [line for line in log_lines(capsys) if line["logger"] == "pyvips"]
     assert vips, "a truncated JPEG makes libvips warn"
     assert {line["level"] for line in vips} == {"warning"}
@@ -55,7 +48,7 @@ def test_libvips_warnings_still_show(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_libvips_narration_is_there_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure("debug", json=True)
-    processing.process(jpeg())
+    processing.process(plain_jpeg(1200, 900))
     assert any("VIPS" in line["event"] for line in log_lines(capsys))
 
 

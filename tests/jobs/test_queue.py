@@ -10,12 +10,7 @@ from click.testing import CliRunner
 from momento.cli import main
 from momento.jobs.queue import run_worker
 from momento.services import Services
-
-
-async def _sql(services: Services, query: str, *params: object) -> list[dict[str, object]]:
-    async with services.db.privileged() as conn:
-        cur = await conn.execute(query, params)
-        return await cur.fetchall() if cur.description else []
+from tests.factories import sql
 
 
 def test_every_domain_task_is_registered(services: Services) -> None:
@@ -24,12 +19,12 @@ def test_every_domain_task_is_registered(services: Services) -> None:
 
 async def test_a_killed_workers_job_is_retried(services: Services) -> None:
     """A job left in `doing` by a worker whose heartbeat stopped goes back to the queue."""
-    [worker] = await _sql(
+    [worker] = await sql(
         services,
         "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')"
         " RETURNING id",
     )
-    [job] = await _sql(
+    [job] = await sql(
         services,
         "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, worker_id)"
         " VALUES ('default', 'jobs:retry_stalled', '{\"timestamp\": 0}', 'doing', %s)"
@@ -40,13 +35,13 @@ async def test_a_killed_workers_job_is_retried(services: Services) -> None:
     await task.defer_async(timestamp=0)
     # Runs the queued retry_stalled job (and, once requeued, the stalled one), then stops.
     await run_worker(services, install_signal_handlers=False, wait=False, concurrency=1)
-    rows = await _sql(
+    rows = await sql(
         services, "SELECT status::text AS status FROM procrastinate_jobs WHERE id = %s", job["id"]
     )
     # The stalled job was requeued and then run (successful jobs are deleted).
     assert rows == []
     assert (
-        await _sql(services, "SELECT id FROM procrastinate_workers WHERE id = %s", worker["id"])
+        await sql(services, "SELECT id FROM procrastinate_workers WHERE id = %s", worker["id"])
         == []
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, LiteralString
 
 import pytest
 from procrastinate.jobs import Job
@@ -21,7 +20,7 @@ from momento.jobs.queue import run_worker
 from momento.jobs.retry import CappedBackoff
 from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage
-from tests.factories import add_photo, create_user, make_event
+from tests.factories import add_photo, create_user, make_event, sql
 from tests.storage.disks import remount, tmpfs
 from tests.storage.helpers import BASE_URL, SECRET
 
@@ -63,12 +62,6 @@ def test_every_cleanup_task_that_retries_uses_it(services: Services) -> None:
         assert services.jobs.tasks[name].retry_strategy is cleanup_tasks.RETRY
 
 
-async def _sql(services: Services, query: LiteralString, *params: object) -> list[dict[str, Any]]:
-    async with services.db.privileged() as conn:
-        cur = await conn.execute(query, params)
-        return [dict(r) for r in await cur.fetchall()] if cur.description else []
-
-
 async def test_a_purge_failing_on_a_read_only_disk_comes_back_in_5_then_10_s(
     services: Services, tmp_path: Path
 ) -> None:
@@ -82,13 +75,13 @@ async def test_a_purge_failing_on_a_read_only_disk_comes_back_in_5_then_10_s(
             photo = await add_photo(svc, event, ana)
             await storage.put(f"events/{event}/{photo}/original", b"x", "image/jpeg")
             # The delete records the files and queues cleanup:purge_files (migration 0011).
-            await _sql(svc, "DELETE FROM public.photos WHERE id = %s", photo)
+            await sql(svc, "DELETE FROM public.photos WHERE id = %s", photo)
             remount(disk, "ro")
             try:
                 for attempts, wait in ((1, 5), (2, 10)):
                     started = datetime.now(UTC)
                     await run_worker(svc, install_signal_handlers=False, wait=False, concurrency=1)
-                    [job] = await _sql(
+                    [job] = await sql(
                         svc,
                         "SELECT id, status::text AS status, attempts, scheduled_at"
                         " FROM procrastinate_jobs WHERE task_name = 'cleanup:purge_files'",
@@ -97,7 +90,7 @@ async def test_a_purge_failing_on_a_read_only_disk_comes_back_in_5_then_10_s(
                     waited = job["scheduled_at"] - started
                     assert timedelta(seconds=wait - 1) <= waited <= timedelta(seconds=wait + 5)
                     # Due now: the next worker run takes it (rather than sleeping the wait).
-                    await _sql(
+                    await sql(
                         svc,
                         "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = %s",
                         job["id"],
@@ -106,6 +99,6 @@ async def test_a_purge_failing_on_a_read_only_disk_comes_back_in_5_then_10_s(
                 remount(disk, "rw")
             await run_worker(svc, install_signal_handlers=False, wait=False, concurrency=1)
             assert [o async for o in storage.list("events/")] == []
-            assert await _sql(svc, "SELECT prefix FROM momento.file_purges") == []
+            assert await sql(svc, "SELECT prefix FROM momento.file_purges") == []
         finally:
             await storage.close()

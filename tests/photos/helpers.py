@@ -18,11 +18,11 @@ from typing import Any, LiteralString
 import httpx
 from psycopg.rows import DictRow
 
-from momento.app import create_app
 from momento.db import Database
 from momento.db.pool import Claims, Conn
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, UPLOAD, key
 from momento.services import Services
+from tests.conftest import app_client
 from tests.factories import TestUser, sql, storage_path
 
 VARIANTS = (ORIGINAL, DISPLAY, THUMB)
@@ -200,9 +200,7 @@ async def counting_client(
     db = CountingDatabase(services.db)
     await db.open()
     try:
-        app = create_app(dataclasses.replace(services, db=db), manage_pool=False)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with app_client(dataclasses.replace(services, db=db)) as c:
             yield c, db
     finally:
         await db.close()

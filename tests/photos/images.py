@@ -71,6 +71,13 @@ def noise_jpeg(width: int, height: int) -> bytes:
     return bytes(image.jpegsave_buffer(Q=90))
 
 
+def plain_jpeg(width: int = 64, height: int = 48) -> bytes:
+    """A small JPEG of one colour, no metadata: any valid upload."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 200)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 def camera_sized_jpeg(width: int = 4032, height: int = 3024) -> bytes:
     """A JPEG the size a phone camera makes (12 MP, about 4 MB): fine noise compresses
     like a real photo's detail."""

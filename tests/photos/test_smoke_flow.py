@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from PIL import Image
 
 from momento.services import Services
 from tests.factories import create_user
-
-
-def jpeg(w: int = 640, h: int = 480) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (w, h), (200, 30, 30)).save(buf, "JPEG")
-    return buf.getvalue()
+from tests.photos.images import plain_jpeg
 
 
 async def test_upload_complete_feed(client: httpx.AsyncClient, services: Services) -> None:
@@ -30,7 +23,7 @@ async def test_upload_complete_feed(client: httpx.AsyncClient, services: Service
     )
     assert r.status_code == 201, r.text
     event = r.json()["id"]
-    data = jpeg()
+    data = plain_jpeg(640, 480)
     r = await client.post(
         f"/v1/events/{event}/photos",
         headers=alice.headers,

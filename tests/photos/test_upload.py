@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import pyvips
-from PIL import Image
 
 from tests.factories import TestUser, assert_problem, iso, join
 from tests.photos.images import (
@@ -35,6 +34,7 @@ from tests.photos.images import (
     heic,
     identifying_exif,
     picture,
+    plain_jpeg,
     png_bomb,
 )
 from tests.photos.uploads import (
@@ -67,12 +67,6 @@ def _png() -> bytes:
 def _webp() -> bytes:
     buffer = io.BytesIO()
     picture(320, 240).save(buffer, "WEBP", exif=identifying_exif(1).tobytes())
-    return buffer.getvalue()
-
-
-def _plain_jpeg(width: int = 64, height: int = 48) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 120, 200)).save(buffer, "JPEG")
     return buffer.getvalue()
 
 
@@ -203,7 +197,7 @@ async def test_retry_with_the_same_id_returns_the_same_photo(
     assert await backend.state() == before
 
     # Once uploaded, a retry still answers the photo, with nothing left to upload.
-    data = _plain_jpeg()
+    data = plain_jpeg()
     assert (await put(backend, first.json()["upload"], data)).status_code == 200
     assert (await complete(backend, alice, str(photo_id))).status_code == 200
     after = await backend.state()
@@ -254,7 +248,7 @@ async def test_capture_window(backend: Backend, alice: TestUser) -> None:
     assert await backend.state() == before
 
     # Revealed an hour ago, within the grace period (6 h): shot offline, accepted.
-    data = _plain_jpeg()
+    data = plain_jpeg()
     r = await create(
         backend, alice, event, captured_at=now - timedelta(minutes=90), byte_size=len(data)
     )
@@ -363,7 +357,7 @@ async def test_complete_before_upload_and_by_someone_else(
 ) -> None:
     event = await open_event(backend, alice)
     await join(backend.client, bob, event)
-    data = _plain_jpeg()
+    data = plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     photo_id = body["photo"]["id"]
     before = await backend.state()
@@ -424,7 +418,7 @@ async def test_wrong_bytes_are_refused_and_removed(backend: Backend, alice: Test
     ("data", "reason"),
     [
         pytest.param(b"", "empty", id="empty"),
-        pytest.param(_plain_jpeg()[:300], "corrupt_image", id="truncated"),
+        pytest.param(plain_jpeg()[:300], "corrupt_image", id="truncated"),
         pytest.param(
             b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00;",
             "unsupported_type",
@@ -505,7 +499,7 @@ def _with_query(url: str, **changes: str) -> str:
 
 async def _pending(b: Backend, user: TestUser) -> dict[str, Any]:
     event = await open_event(b, user)
-    return await created(b, user, event, _plain_jpeg(), "image/jpeg")
+    return await created(b, user, event, plain_jpeg(), "image/jpeg")
 
 
 @LOCAL_ONLY
@@ -518,7 +512,7 @@ async def test_expired_upload_url_is_refused(backend: Backend, alice: TestUser) 
     await asyncio.sleep(max(0.0, target.expires_at.timestamp() - time.time()) + 1.1)
     before = await backend.state()
 
-    r = await backend.client.put(target.url, headers=target.headers, content=_plain_jpeg())
+    r = await backend.client.put(target.url, headers=target.headers, content=plain_jpeg())
 
     assert_problem(r, 403, "url_expired")
     assert await backend.state() == before
@@ -548,7 +542,7 @@ async def test_tampered_upload_url_is_refused(backend: Backend, alice: TestUser)
     ]
     before = await backend.state()
 
-    answers = [await put(backend, upload, _plain_jpeg(), url=bad) for bad in tampered]
+    answers = [await put(backend, upload, plain_jpeg(), url=bad) for bad in tampered]
     # The signed type is the only one accepted.
     answers.append(
         await backend.client.put(url, headers={"Content-Type": "text/html"}, content=b"<p>hi</p>")
@@ -574,7 +568,7 @@ async def test_path_traversal_upload_is_refused(
     assert bad != upload["url"]
     before = await backend.state()
 
-    r = await put(backend, upload, _plain_jpeg(), url=bad)
+    r = await put(backend, upload, plain_jpeg(), url=bad)
 
     assert r.status_code in (400, 403, 404), r.text
     assert r.json()["code"] in ("invalid_key", "signature_invalid", "not_found")
@@ -589,7 +583,7 @@ async def test_path_traversal_upload_is_refused(
 async def test_concurrent_completes_agree(backend: Backend, alice: TestUser) -> None:
     event = await open_event(backend, alice)
     for _ in range(3):
-        data = _plain_jpeg()
+        data = plain_jpeg()
         body = await created(backend, alice, event, data, "image/jpeg")
         assert (await put(backend, body["upload"], data)).status_code == 200
         photo_id = body["photo"]["id"]
@@ -612,7 +606,7 @@ async def test_object_replaced_after_the_size_check_is_refused(
     limit = 64 * 1024
     backend.configure(max_upload_bytes=limit)
     event = await open_event(backend, alice)
-    data = _plain_jpeg()
+    data = plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
     storage = backend.storage
@@ -642,7 +636,7 @@ async def test_object_removed_after_the_check_is_missing_not_an_error(
     backend: Backend, alice: TestUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     event = await open_event(backend, alice)
-    data = _plain_jpeg()
+    data = plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
     storage = backend.storage
@@ -668,7 +662,7 @@ async def test_bytes_sent_again_after_completion_are_removed(
     """The signed PUT outlives processing: a second PUT of the original (metadata and all)
     after completion is never served, and completing again removes it."""
     event = await open_event(backend, alice)
-    data = _plain_jpeg()
+    data = plain_jpeg()
     body = await created(backend, alice, event, data, "image/jpeg")
     assert (await put(backend, body["upload"], data)).status_code == 200
     assert (await complete(backend, alice, body["photo"]["id"])).status_code == 200

@@ -21,11 +21,11 @@ from typing import Any, LiteralString
 import httpx
 
 from momento.app import create_app
-from momento.kit.ratelimit import RateLimiter
 from momento.photos.service import UPLOAD
 from momento.services import Services
 from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from tests.analytics.helpers import wire
+from tests.conftest import with_settings
 from tests.factories import HOUR, TestUser, assert_problem, create_event, iso
 from tests.fakes.posthog import API_KEY, FakePostHog
 from tests.storage.disks import tmpfs
@@ -99,13 +99,7 @@ async def app_on(
     services: Services, storage: Storage, name: str, folder: Path
 ) -> AsyncIterator[Backend]:
     """The whole app with photos in `storage` (opened and closed here)."""
-    settings = services.settings.model_copy()
-    svc = dataclasses.replace(
-        services,
-        settings=settings,
-        limiter=RateLimiter(services.db, settings.rate_limit_window),
-        storage=storage,
-    )
+    svc = dataclasses.replace(with_settings(services), storage=storage)
     await storage.open()
     try:
         async with http_client(create_app(svc, manage_pool=False)) as client:

@@ -4,13 +4,11 @@ per interval, and the console sender when APNs is not configured."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from PIL import Image
 
 from momento.jobs.queue import run_worker
 from momento.push.apns import ConsoleSender
@@ -30,6 +28,7 @@ from tests.factories import (
     users_with_tokens,
 )
 from tests.fakes.apns import FakeApns
+from tests.photos.images import plain_jpeg
 from tests.reveal.helpers import counts, jobs, ledger
 
 
@@ -73,19 +72,13 @@ async def test_a_creator_without_a_token_gets_nothing(
     assert fake_apns.requests == []
 
 
-def _jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (10, 120, 200)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 async def test_completed_uploads_make_one_new_photos_job(
     services: Services, client: httpx.AsyncClient
 ) -> None:
     ana = await create_user(services)
     event = await create_event(client, ana)
     for _ in range(3):
-        data = _jpeg()
+        data = plain_jpeg()
         r = await client.post(
             f"/v1/events/{event['id']}/photos",
             headers=ana.headers,
