@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from momento.services import Services
-from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from tests.factories import TestUser, create_user
 from tests.photos.uploads import Backend, app_on
-from tests.storage.helpers import BASE_URL, SECRET, make_bucket, s3_storage
+from tests.storage.helpers import storage_for
 
 
 @pytest.fixture
@@ -36,15 +35,6 @@ async def bob(services: Services) -> TestUser:
 async def backend(
     request: pytest.FixtureRequest, services: Services, tmp_path: Path
 ) -> AsyncIterator[Backend]:
-    storage: Storage
-    if request.param == "local":
-        storage = LocalDiskStorage(
-            tmp_path / "files",
-            FileUrlSigner(SECRET, BASE_URL),
-            default_ttl=services.settings.signed_url_ttl,
-        )
-    else:
-        endpoint: str = request.getfixturevalue("moto_endpoint")
-        storage = s3_storage(endpoint, make_bucket(request.getfixturevalue("s3_admin")))
+    storage = storage_for(request, tmp_path, default_ttl=services.settings.signed_url_ttl)
     async with app_on(services, storage, request.param, tmp_path) as b:
         yield b

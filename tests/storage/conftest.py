@@ -16,7 +16,13 @@ import httpx
 import pytest
 
 from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
-from tests.storage.helpers import BASE_URL, SECRET, files_app, http_client, make_bucket, s3_storage
+from tests.storage.helpers import (
+    BASE_URL,
+    SECRET,
+    files_app,
+    http_client,
+    storage_for,
+)
 
 
 @pytest.fixture
@@ -42,12 +48,7 @@ async def local_storage(tmp_path: Path, outside: Path) -> AsyncIterator[LocalDis
 async def storage(
     request: pytest.FixtureRequest, tmp_path: Path, outside: Path
 ) -> AsyncIterator[Storage]:
-    backend: Storage
-    if request.param == "local":
-        backend = LocalDiskStorage(tmp_path / "files", FileUrlSigner(SECRET, BASE_URL))
-    else:
-        endpoint: str = request.getfixturevalue("moto_endpoint")
-        backend = s3_storage(endpoint, make_bucket(request.getfixturevalue("s3_admin")))
+    backend = storage_for(request, tmp_path)
     await backend.open()
     try:
         yield backend

@@ -8,13 +8,15 @@ import os
 import secrets
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
+import pytest
 from botocore.client import BaseClient
 from fastapi import FastAPI
 
 from momento.app import BodyLimit, install_error_handlers
-from momento.storage import Storage
+from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from momento.storage.endpoints import router as files_router
 from momento.storage.s3 import S3Storage
 
@@ -38,6 +40,16 @@ def s3_storage(endpoint: str, bucket: str, prefix: str = "") -> S3Storage:
         access_key=AWS["aws_access_key_id"],
         secret_key=AWS["aws_secret_access_key"],
     )
+
+
+def storage_for(request: pytest.FixtureRequest, folder: Path, **local: Any) -> Storage:
+    """The backend a fixture parametrized with "local" and "s3" is run for, not yet opened:
+    the local disk under `folder/files` (`local`: more LocalDiskStorage options), or a fresh
+    bucket of the moto server."""
+    if request.param == "local":
+        return LocalDiskStorage(folder / "files", FileUrlSigner(SECRET, BASE_URL), **local)
+    endpoint: str = request.getfixturevalue("moto_endpoint")
+    return s3_storage(endpoint, make_bucket(request.getfixturevalue("s3_admin")))
 
 
 def fast_s3(endpoint: str, bucket: str, *, retries: int = 1) -> S3Storage:
