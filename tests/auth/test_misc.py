@@ -150,9 +150,15 @@ async def test_secrets_do_not_reach_the_logs(
         await login(c, "ana@example.com", "the wrong secret")
         session = await session_for(c, "ana@example.com")
         first = session["refresh_token"]
-        await c.post(
+        rotated = await c.post(
             "/auth/v1/token", params={"grant_type": "refresh_token"}, json={"refresh_token": first}
         )
+        await c.post(
+            "/auth/v1/token",
+            params={"grant_type": "refresh_token"},
+            json={"refresh_token": rotated.json()["refresh_token"]},
+        )
+        # Older than the parent of the active token: the reuse is detected (and logged).
         await c.post(
             "/auth/v1/token", params={"grant_type": "refresh_token"}, json={"refresh_token": first}
         )

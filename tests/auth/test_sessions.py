@@ -148,15 +148,75 @@ async def test_refresh_rotates_the_token(client: httpx.AsyncClient, services: Se
 async def test_reuse_within_the_interval_is_accepted(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    """Two requests of one app racing with the same token both get a working child."""
+    """Two requests of one app racing with the same token both get the same working child
+    (GoTrue answers the parent of the active token with the active token)."""
     await add_user(services, "ana@example.com")
     first = await session_for(client, "ana@example.com")
     a = await refresh(client, first["refresh_token"])
     b = await refresh(client, first["refresh_token"])
     assert a.status_code == b.status_code == 200
-    assert a.json()["refresh_token"] != b.json()["refresh_token"]
-    assert (await refresh(client, a.json()["refresh_token"])).status_code == 200
-    assert (await refresh(client, b.json()["refresh_token"])).status_code == 200
+    assert a.json()["refresh_token"] == b.json()["refresh_token"]
+    assert a.json()["access_token"] != first["access_token"]
+    c = await refresh(client, a.json()["refresh_token"])
+    assert c.status_code == 200
+    # Racing one step further inside the interval: the older token still gets a working one.
+    d = await refresh(client, first["refresh_token"])
+    assert d.status_code == 200
+    assert d.json()["refresh_token"] != c.json()["refresh_token"]
+    assert (await refresh(client, d.json()["refresh_token"])).status_code == 200
+    assert (await refresh(client, c.json()["refresh_token"])).status_code == 200
+
+
+async def test_a_retried_refresh_gets_the_active_token_at_any_time(services: Services) -> None:
+    """An app killed mid-refresh (or whose answer was lost) retries with the token it still
+    holds, long after the reuse interval: it gets the token that refresh issued, and the
+    session lives on. Only a token older than that is treated as stolen."""
+    await add_user(services, "ana@example.com")
+    async with app_for(services, refresh_reuse_interval=0) as c:
+        session = await session_for(c, "ana@example.com")
+        a1 = session["refresh_token"]
+        lost = await refresh(c, a1)
+        assert lost.status_code == 200
+        async with services.db.privileged() as conn:
+            await conn.execute("UPDATE auth.refresh_tokens SET updated_at = now() - interval '1 h'")
+        retried = await refresh(c, a1)
+        assert retried.status_code == 200, retried.text
+        a2 = retried.json()["refresh_token"]
+        assert a2 == lost.json()["refresh_token"]
+        r = await c.get("/auth/v1/user", headers=bearer(retried.json()))
+        assert r.status_code == 200
+        active = "SELECT count(*) FROM auth.refresh_tokens WHERE NOT revoked"
+        assert await scalar(services, active) == 1
+
+        a3 = await refresh(c, a2)
+        assert a3.status_code == 200
+        # a1 is now older than the parent of the active token: reuse, the session ends.
+        r = await refresh(c, a1)
+        assert (r.status_code, code(r)) == (400, "refresh_token_already_used")
+        r = await refresh(c, a3.json()["refresh_token"])
+        assert r.status_code == 400
+    assert await scalar(services, "SELECT count(*) FROM auth.sessions") == 0
+
+
+def test_child_tokens_are_keyed_by_the_signing_key(services: Services) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from momento.auth.keys import SigningKey
+    from momento.auth.tokens import TokenService
+
+    other_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    other = TokenService(SigningKey.from_pem(other_pem), "http://x", 60)
+    child = services.tokens.child_refresh_token("parent")
+    assert child == services.tokens.child_refresh_token("parent")
+    assert child != services.tokens.child_refresh_token("parent2")
+    assert child != other.child_refresh_token("parent")
+    assert len(child) == 43
+    assert "parent" not in child
 
 
 async def test_reuse_after_the_interval_revokes_the_whole_session(

@@ -113,6 +113,13 @@ WHERE rt.token_hash = %(hash)s
 FOR UPDATE OF rt
 """
 
+# Is `child` (derived from the presented token) the session's active token, issued by
+# rotating the presented one?
+ACTIVE_CHILD: LiteralString = """
+SELECT 1 FROM auth.refresh_tokens
+WHERE token_hash = %(child)s AND parent = %(parent)s AND session_id = %(session)s AND NOT revoked
+"""
+
 REVOKE_REFRESH: LiteralString = (
     "UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE id = %s"
 )

@@ -114,35 +114,44 @@ async def refresh_grant(
         elif token["session_expired"] or token["token_expired"]:
             await conn.execute(q.DELETE_SESSION, (token["session_id"],))
             failure = SessionExpired()
-        elif token["revoked"] and not token["within_reuse"]:
-            # A rotated token came back: it was copied. End the session it belongs to.
-            await conn.execute(q.DELETE_SESSION, (token["session_id"],))
-            log.warning(
-                "refresh token reused; session revoked",
-                user_id=str(token["user_id"]),
-                session_id=str(token["session_id"]),
-            )
-            failure = RefreshTokenAlreadyUsed()
         else:
-            # Not yet used, or used moments ago by a racing request of the same client:
-            # issue a child (a sibling of the racer's, which stays valid).
-            if not token["revoked"]:
-                await conn.execute(q.REVOKE_REFRESH, (token["id"],))
-            child = new_refresh_token()
-            await conn.execute(
-                q.INSERT_REFRESH,
-                (
-                    sha256_hex(child),
-                    token["user_id"],
-                    token["session_id"],
-                    sha256_hex(refresh_token),
-                ),
+            parent = sha256_hex(refresh_token)
+            child = services.tokens.child_refresh_token(refresh_token)
+            cur = await conn.execute(
+                q.ACTIVE_CHILD,
+                {"child": sha256_hex(child), "parent": parent, "session": token["session_id"]},
             )
-            await conn.execute(q.TOUCH_SESSION, (token["session_id"],))
-            assert user is not None
-            return session_json(
-                services, user, token["session_id"], child, "password", int(token["started"])
-            )
+            if token["revoked"] and await cur.fetchone() is not None:
+                # The token just before the active one, at any time (as GoTrue): the app did
+                # not get or keep the answer of its refresh (killed mid-request, a lost
+                # response). It gets that answer again, the same active token.
+                pass
+            elif token["revoked"] and not token["within_reuse"]:
+                # An older token came back: it was copied. End the session it belongs to.
+                await conn.execute(q.DELETE_SESSION, (token["session_id"],))
+                log.warning(
+                    "refresh token reused; session revoked",
+                    user_id=str(token["user_id"]),
+                    session_id=str(token["session_id"]),
+                )
+                failure = RefreshTokenAlreadyUsed()
+            else:
+                if token["revoked"]:
+                    # Reused moments ago, after its child was rotated in turn by a racing
+                    # request of the same client: a sibling, leaving the others valid.
+                    child = new_refresh_token()
+                else:
+                    await conn.execute(q.REVOKE_REFRESH, (token["id"],))
+                await conn.execute(
+                    q.INSERT_REFRESH,
+                    (sha256_hex(child), token["user_id"], token["session_id"], parent),
+                )
+            if failure is None:
+                await conn.execute(q.TOUCH_SESSION, (token["session_id"],))
+                assert user is not None
+                return session_json(
+                    services, user, token["session_id"], child, "password", int(token["started"])
+                )
     assert failure is not None
     raise failure
 

@@ -6,6 +6,9 @@ ECDSA verify costs far more than the rest of a feed request's Python work.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 import uuid
 from collections import OrderedDict
@@ -25,8 +28,20 @@ class TokenService:
         self.issuer = issuer
         self.ttl = ttl
         self._public = key.private.public_key()
+        # The key refresh tokens are derived with (see `child_refresh_token`), from the signing
+        # key, so it needs no setting of its own and changes when that key does.
+        secret = key.private.private_numbers().private_value.to_bytes(32, "big")
+        self._refresh_key = hashlib.sha256(b"momento refresh token child v1\x00" + secret).digest()
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
+
+    def child_refresh_token(self, parent: str) -> str:
+        """The refresh token that rotating `parent` issues: an HMAC of it under a key only the
+        server holds, so it can be given again to whoever presents `parent` (an app that lost
+        the answer to its refresh) without storing any token in the clear. Nobody without
+        both `parent` and the server's key can compute it; it looks like any other token."""
+        digest = hmac.new(self._refresh_key, parent.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.key.public_jwk]}
