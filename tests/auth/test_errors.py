@@ -22,6 +22,7 @@ STATUSES: dict[str, set[int]] = {
     "bad_json": {400},
     "validation_failed": {400, 422},
     "over_request_rate_limit": {429},
+    "over_email_send_rate_limit": {429},
     "no_authorization": {401},
     "bad_jwt": {403},
     "user_not_found": {403},
@@ -60,14 +61,14 @@ def example(cls: type[AuthError]) -> AuthError:
     """An instance, as the raisers make it."""
     if cls is errors.WeakPassword:
         return errors.WeakPassword(8)
-    if cls is errors.OverRequestRateLimit:
-        return errors.OverRequestRateLimit(7)
+    if cls in (errors.OverRequestRateLimit, errors.OverEmailSendRateLimit):
+        return cls(7)
     return cls()
 
 
 def test_each_code_has_one_class_at_gotrues_status() -> None:
     classes = catalogue()
-    assert len(classes) == 25
+    assert len(classes) == 26
     for cls in classes:
         assert cls.__module__ == "momento.auth.errors", cls
         assert cls.status in STATUSES[cls.code], cls

@@ -67,6 +67,13 @@ class OverRequestRateLimit(AuthError, RateLimited):
     code = "over_request_rate_limit"
 
 
+class OverEmailSendRateLimit(AuthError, RateLimited):
+    """Email rate limit exceeded"""
+
+    status = 429
+    code = "over_email_send_rate_limit"
+
+
 # --- the caller's access token -------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from momento.auth import queries as q
 from momento.auth.errors import (
     EmailExists,
     OtpExpired,
+    OverEmailSendRateLimit,
     UnexpectedFailure,
     UserBanned,
     ValidationFailed,
@@ -46,7 +47,7 @@ log = logs.get("momento.auth")
 VERIFY_TYPES = tuple(q.VERIFY)
 
 
-@raises(*raised_by(normalize_email, limit))
+@raises(*raised_by(normalize_email, limit), OverEmailSendRateLimit)
 async def recover(
     services: Services,
     email_in: str | None,
@@ -70,8 +71,15 @@ async def recover(
             q.RECOVER_LOOKUP, {"email": email, "interval": settings.email_send_interval}
         )
         row = await cur.fetchone()
-        if row is None or row["recent"]:
+        if row is None:
             return
+        if row["recent"]:
+            # As GoTrue (one mail per address per interval): said, not silently dropped.
+            wait = max(1, int(row["wait"]))
+            raise OverEmailSendRateLimit(
+                retry_after=wait,
+                detail=f"For security purposes, you can only request this after {wait} seconds.",
+            )
         address = row["email"]
         token_hash = otp_hash(address, otp)
         await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))

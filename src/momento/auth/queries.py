@@ -143,7 +143,9 @@ END_OTHER_SESSIONS: LiteralString = "DELETE FROM auth.sessions WHERE user_id = %
 
 RECOVER_LOOKUP: LiteralString = """
 SELECT id, email,
-  coalesce(recovery_sent_at > now() - make_interval(secs => %(interval)s), false) AS recent
+  coalesce(recovery_sent_at > now() - make_interval(secs => %(interval)s), false) AS recent,
+  ceil(extract(epoch FROM recovery_sent_at + make_interval(secs => %(interval)s) - now()))::int
+    AS wait
 FROM auth.users
 WHERE lower(email) = lower(%(email)s) AND deleted_at IS NULL
 FOR UPDATE
