@@ -47,7 +47,18 @@ async def test_signup_answers_a_session_and_creates_the_profile(
     assert user["phone"] == ""
     assert user["app_metadata"] == {"provider": "email", "providers": ["email"]}
     assert user["user_metadata"] == {"username": "ana.photos"}
-    assert user["identities"] == []
+    # GoTrue's email identity (an empty list is what clients read as "already registered").
+    [identity] = user["identities"]
+    assert identity["provider"] == "email"
+    assert identity["id"] == identity["user_id"] == user["id"]
+    assert identity["email"] == "ana@example.com"
+    assert identity["identity_data"] == {
+        "email": "ana@example.com",
+        "email_verified": True,
+        "phone_verified": False,
+        "sub": user["id"],
+    }
+    assert identity["identity_id"] != user["id"]
     assert user["is_anonymous"] is False
     for key in ("created_at", "updated_at", "email_confirmed_at", "confirmed_at"):
         assert TIMESTAMP.match(user[key]), (key, user[key])

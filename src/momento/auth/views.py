@@ -6,9 +6,14 @@ timestamps are left out; a missing email or phone is `""`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+# Identity ids of the email identity, made from the user id (there is no identities table yet:
+# an account with an email has exactly this one identity, as on GoTrue).
+_IDENTITY_NAMESPACE = uuid.UUID("6f0b8a52-3c1e-4d7a-9a57-0e6f3f1b2c4d")
 
 _TIMESTAMPS = (
     ("email_confirmed_at", "email_confirmed_at"),
@@ -40,7 +45,7 @@ def user_json(row: Mapping[str, Any]) -> dict[str, Any]:
             **(row["raw_app_meta_data"] or {}),
         },
         "user_metadata": dict(row["raw_user_meta_data"] or {}),
-        "identities": [],
+        "identities": _identities(row),
         "is_anonymous": bool(row["is_anonymous"]),
     }
     for key, column in _TIMESTAMPS:
@@ -50,3 +55,31 @@ def user_json(row: Mapping[str, Any]) -> dict[str, Any]:
     if row.get("email_change"):
         body["new_email"] = row["email_change"]
     return body
+
+
+def _identities(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """GoTrue's `email` identity of an account with an address. Clients read an empty list as
+    "this address is already registered" (the look-alike user a repeated sign-up gets), so
+    a real account must carry its identity."""
+    email = row["email"]
+    if not email:
+        return []
+    user_id = str(row["id"])
+    identity: dict[str, Any] = {
+        "identity_id": str(uuid.uuid5(_IDENTITY_NAMESPACE, user_id)),
+        "id": user_id,
+        "user_id": user_id,
+        "identity_data": {
+            "email": email,
+            "email_verified": row.get("email_confirmed_at") is not None,
+            "phone_verified": False,
+            "sub": user_id,
+        },
+        "provider": "email",
+        "email": email,
+    }
+    for key in ("last_sign_in_at", "created_at", "updated_at"):
+        value = row.get(key)
+        if value is not None:
+            identity[key] = timestamp(value)
+    return [identity]
