@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from momento import __version__, logs
 from momento.analytics.endpoints import router as analytics_router
 from momento.auth.endpoints import router as auth_router
-from momento.auth.errors import render_gotrue
+from momento.auth.errors import gotrue_response, render_gotrue
 from momento.billing.endpoints import router as billing_router
 from momento.billing.endpoints import webhook_router as revenuecat_webhook_router
 from momento.config import Environment, load_settings
@@ -201,6 +201,16 @@ def install_error_handlers(app: FastAPI, *, check_declared: bool = False) -> Non
         assert isinstance(exc, StarletteHTTPException)
         codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
         code = codes.get(exc.status_code, "http_error")
+        if request.url.path.startswith("/auth/v1"):
+            # An unknown auth route (or method) in the dialect the Supabase clients read.
+            return gotrue_response(
+                request,
+                exc.status_code,
+                code,
+                str(exc.detail),
+                code.replace("_", " ").capitalize(),
+                dict(exc.headers or {}),
+            )
         return problem_response(
             exc.status_code,
             code,

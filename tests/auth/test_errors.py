@@ -223,3 +223,29 @@ async def test_user_not_found_is_403_for_every_user_call(
     # And a password login of the deleted account is refused as any wrong login.
     r = await login(client, "gone@example.com")
     assert (r.status_code, code(r)) == (400, "invalid_credentials")
+
+
+async def test_unknown_auth_routes_answer_in_gotrues_dialect(client: httpx.AsyncClient) -> None:
+    """The clients read `code`/`message` (with the API version, echoed) or `error_code`/`msg`;
+    a route or method the server does not have must be readable too."""
+    r = await client.post("/auth/v1/no-such-route", json={}, headers=API)
+    assert r.status_code == 404
+    assert r.headers["X-Supabase-Api-Version"] == API["X-Supabase-Api-Version"]
+    assert r.json()["code"] == "not_found"
+    assert r.json()["message"]
+
+    r = await client.get("/auth/v1/no-such-route")
+    assert r.status_code == 404
+    assert (r.json()["code"], r.json()["error_code"]) == (404, "not_found")
+    assert r.json()["msg"]
+    assert "X-Supabase-Api-Version" not in r.headers
+
+    r = await client.delete("/auth/v1/signup", headers=API)
+    assert r.status_code == 405
+    assert r.json()["code"] == "method_not_allowed"
+    assert "POST" in r.headers["allow"]
+
+    # Off /auth/v1 the API's own problem+json is unchanged.
+    r = await client.get("/v1/no-such-route")
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    assert "msg" not in r.json()

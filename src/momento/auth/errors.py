@@ -241,15 +241,29 @@ class UnexpectedFailure(AuthError):
 
 
 def render_gotrue(request: Request, exc: MomentoError) -> Response:
-    status, code, message = exc.status, exc.code, exc.detail
+    return gotrue_response(
+        request, exc.status, exc.code, exc.detail, exc.title, dict(exc.headers), exc.extra
+    )
+
+
+def gotrue_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    title: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """An error in GoTrue's dialect (for the request's API version), problem+json alongside."""
     body: dict[str, Any] = {
         "type": f"https://momento.app/problems/{code}",
-        "title": exc.title,
+        "title": title,
         "status": status,
         "detail": message,
-        **exc.extra,
+        **(extra or {}),
     }
-    headers = dict(exc.headers)
+    headers = dict(headers or {})
     if request.headers.get(API_VERSION_HEADER):
         body["code"] = code
         body["message"] = message
