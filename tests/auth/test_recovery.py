@@ -304,3 +304,71 @@ async def test_without_smtp_the_mail_goes_to_the_log(
     logged = caplog.text + out.out + out.err
     stored = await scalar(services, "SELECT recovery_token FROM auth.users")
     assert f"token={stored}" in logged
+
+
+# --- resend --------------------------------------------------------------------------------
+
+
+async def resend(client: httpx.AsyncClient, **body: str) -> httpx.Response:
+    return await client.post("/auth/v1/resend", json=body, headers=API)
+
+
+async def test_resend_mails_the_signup_confirmation_again(
+    confirm_client: httpx.AsyncClient, services: Services, inbox: Inbox
+) -> None:
+    r = await confirm_client.post(
+        "/auth/v1/signup", json={"email": "bo@example.com", "password": PASSWORD}, headers=API
+    )
+    assert r.status_code == 200
+    [first] = inbox.to("bo@example.com")
+    # Inside the send interval: GoTrue's 429, nothing mailed.
+    r = await resend(confirm_client, type="signup", email="bo@example.com")
+    assert (r.status_code, code(r)) == (429, "over_email_send_rate_limit")
+    assert int(r.headers["Retry-After"]) >= 1
+    async with services.db.privileged() as conn:
+        await conn.execute("UPDATE auth.users SET confirmation_sent_at = now() - interval '2 min'")
+    r = await resend(confirm_client, type="signup", email="BO@example.com")
+    assert (r.status_code, r.json()) == (200, {})
+    first_again, second = inbox.to("bo@example.com")
+    assert first_again is first
+    # Only the newest link confirms.
+    assert (await confirm_client.get(first.link)).status_code == 303
+    assert await scalar(services, "SELECT email_confirmed_at IS NULL FROM auth.users")
+    assert (await confirm_client.get(second.link)).status_code == 303
+    assert await scalar(services, "SELECT email_confirmed_at IS NOT NULL FROM auth.users")
+    # Confirmed now: a resend answers the same and mails nothing; so does an unknown address.
+    for address in ("bo@example.com", "nobody@example.com"):
+        r = await resend(confirm_client, type="signup", email=address)
+        assert (r.status_code, r.json()) == (200, {})
+    assert len(inbox.to("bo@example.com")) == 2
+    assert inbox.to("nobody@example.com") == []
+
+
+async def test_resend_mails_the_email_change_link_again(
+    confirm_client: httpx.AsyncClient, services: Services, inbox: Inbox
+) -> None:
+    await add_user(services, "ana@example.com")
+    session = (await login(confirm_client, "ana@example.com", PASSWORD)).json()
+    r = await confirm_client.put(
+        "/auth/v1/user", json={"email": "ana.new@example.com"}, headers=bearer(session)
+    )
+    assert r.status_code == 200
+    assert len(inbox.to("ana.new@example.com")) == 1
+    async with services.db.privileged() as conn:
+        await conn.execute("UPDATE auth.users SET email_change_sent_at = now() - interval '2 min'")
+    r = await resend(confirm_client, type="email_change", email="ana.new@example.com")
+    assert (r.status_code, r.json()) == (200, {})
+    [_, again] = inbox.to("ana.new@example.com")
+    assert (await confirm_client.get(again.link)).status_code == 303
+    assert await scalar(services, "SELECT email FROM auth.users") == "ana.new@example.com"
+
+
+async def test_resend_refuses_what_it_cannot_do(
+    mail_client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    for body in ({"type": "sms", "email": "a@example.com"}, {"email": "a@example.com"}):
+        r = await resend(mail_client, **body)
+        assert (r.status_code, code(r)) == (400, "validation_failed"), body
+    r = await resend(mail_client, type="signup")
+    assert (r.status_code, code(r)) == (400, "validation_failed")
+    assert inbox.mails == []

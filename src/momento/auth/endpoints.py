@@ -33,6 +33,7 @@ from momento.auth.schemas import (
     PkceGrantBody,
     RecoverBody,
     RefreshGrantBody,
+    ResendBody,
     SignupBody,
     UpdateUserBody,
     VerifyBody,
@@ -180,6 +181,22 @@ async def recover(
     body = await parse_body(request, RecoverBody)
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     await links.recover(services, body.email, redirect_to, client_info(request), challenge)
+    return {}
+
+
+@router.post(
+    "/resend",
+    summary="Mail the signup confirmation or the email change link again",
+    responses=gotrue_problems(*raised_by(links.resend, pkce.challenge_from), *_BODY),
+)
+async def resend(
+    request: Request, services: ServicesDep, redirect_to: str | None = None
+) -> dict[str, Any]:
+    body = await parse_body(request, ResendBody)
+    challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
+    await links.resend(
+        services, body.type, body.email, redirect_to, client_info(request), challenge
+    )
     return {}
 
 

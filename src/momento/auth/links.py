@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, LiteralString
 from urllib.parse import urlencode, urlsplit
 
 from psycopg import errors as pg_errors
@@ -241,3 +241,74 @@ async def mail_or_fail(
     except Exception as exc:
         log.error("mail not sent", subject=subject, error=type(exc).__name__)
         raise UnexpectedFailure() from None
+
+
+# What `resend` mails, by GoTrue's type: the lookup, how the new code is stored, the mail.
+_RESEND: dict[str, tuple[LiteralString, LiteralString, str, str]] = {
+    "signup": (
+        q.RESEND_SIGNUP,
+        q.SET_CONFIRMATION,
+        "Confirm your signup",
+        "Follow this link to confirm your account:",
+    ),
+    "email_change": (
+        q.RESEND_EMAIL_CHANGE,
+        q.SET_EMAIL_CHANGE_TOKEN,
+        "Confirm your new email address",
+        "Follow this link to confirm the change of your email address:",
+    ),
+}
+
+
+@raises(*raised_by(normalize_email, limit, mail_or_fail), ValidationFailed, OverEmailSendRateLimit)
+async def resend(
+    services: Services,
+    kind: str | None,
+    email_in: str | None,
+    redirect_to: str | None,
+    client: ClientInfo,
+    challenge: pkce.Challenge | None = None,
+) -> None:
+    """Mail the signup confirmation or the email change link again (GoTrue's /resend).
+
+    As GoTrue: an address without such a pending mail answers the same as one with it
+    (nothing is sent), and a second mail inside the send interval is 429."""
+    if kind not in _RESEND:
+        raise ValidationFailed("Missing one of these types: signup, email_change.")
+    if not email_in:
+        raise ValidationFailed("Type provided requires an email address.")
+    email = normalize_email(email_in)
+    settings = services.settings
+    await limit(
+        services,
+        [
+            (f"recover:ip:{client.ip}", settings.rate_limit_recover_per_ip),
+            (f"recover:acct:{account_key(email)}", settings.rate_limit_recover_per_account),
+        ],
+    )
+    lookup, store, subject, intro = _RESEND[kind]
+    otp = new_otp()
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(lookup, {"email": email, "interval": settings.email_send_interval})
+        row = await cur.fetchone()
+        if row is None or row["done"]:
+            return
+        if row["recent"]:
+            wait = max(1, int(row["wait"]))
+            raise OverEmailSendRateLimit(
+                retry_after=wait,
+                detail=f"For security purposes, you can only request this after {wait} seconds.",
+            )
+        address = row["email"]
+        token_hash = otp_hash(address, otp)
+        await conn.execute(store, (token_hash, row["id"]))
+        if challenge is not None:
+            await pkce.remember(conn, row["id"], token_hash, challenge, kind)
+    await mail_or_fail(
+        services,
+        address,
+        subject,
+        intro,
+        verify_url(settings, token_hash, kind, redirect_to, challenge),
+        otp,
+    )

@@ -235,3 +235,34 @@ VERIFY: dict[str, tuple[LiteralString, LiteralString]] = {
     "email": (FIND_EITHER, USE_EITHER),
     "email_change": (FIND_EMAIL_CHANGE, USE_EMAIL_CHANGE),
 }
+
+
+# --- resend ----------------------------------------------------------------------------------
+# The account a resend is for, with whether a mail of that kind went out within %(interval)s
+# seconds (and how long until the next may): the signup confirmation by the account's address,
+# the email change by the new address it waits to confirm.
+
+RESEND_SIGNUP: LiteralString = """
+SELECT id, email, email_confirmed_at IS NOT NULL AS done,
+  coalesce(confirmation_sent_at > now() - make_interval(secs => %(interval)s), false) AS recent,
+  ceil(extract(epoch FROM confirmation_sent_at + make_interval(secs => %(interval)s) - now()))::int
+    AS wait
+FROM auth.users
+WHERE lower(email) = lower(%(email)s) AND deleted_at IS NULL
+FOR UPDATE
+"""
+
+RESEND_EMAIL_CHANGE: LiteralString = """
+SELECT id, email_change AS email, email_change_token_new IS NULL AS done,
+  coalesce(email_change_sent_at > now() - make_interval(secs => %(interval)s), false) AS recent,
+  ceil(extract(epoch FROM email_change_sent_at + make_interval(secs => %(interval)s) - now()))::int
+    AS wait
+FROM auth.users
+WHERE lower(email_change) = lower(%(email)s) AND deleted_at IS NULL
+FOR UPDATE
+"""
+
+SET_EMAIL_CHANGE_TOKEN: LiteralString = (
+    "UPDATE auth.users SET email_change_token_new = %s, email_change_sent_at = now(),"
+    " updated_at = now() WHERE id = %s"
+)

@@ -47,6 +47,11 @@ class RecoverBody(_PkceBody):
     email: str | None = None
 
 
+class ResendBody(_PkceBody):
+    type: str | None = None
+    email: str | None = None
+
+
 class VerifyBody(_Body):
     type: str | None = None
     email: str | None = None
