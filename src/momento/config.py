@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Grace period in which a just-rotated refresh token is still accepted (two app tabs racing).
     refresh_reuse_interval: int = Field(10, ge=0)
     email_confirm: bool = False
+    # An email change waits for the links mailed to both the current and the new address
+    # (GoTrue's secure email change); off: the new address's link alone applies it.
+    secure_email_change: bool = True
     disable_signup: bool = False
     password_min_length: int = Field(8, ge=6, le=72)
     # Where mailed links send the user after /verify (the app's universal link).

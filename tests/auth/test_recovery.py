@@ -360,6 +360,10 @@ async def test_resend_mails_the_email_change_link_again(
     assert (r.status_code, r.json()) == (200, {})
     [_, again] = inbox.to("ana.new@example.com")
     assert (await confirm_client.get(again.link)).status_code == 303
+    # The resent link is the new address's half; the current address confirms the other.
+    assert await scalar(services, "SELECT email FROM auth.users") == "ana@example.com"
+    [current] = inbox.to("ana@example.com")
+    assert (await confirm_client.get(current.link)).status_code == 303
     assert await scalar(services, "SELECT email FROM auth.users") == "ana.new@example.com"
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from momento.mail import SmtpMailer
 from momento.services import Services
-from tests.auth.conftest import Inbox
+from tests.auth.conftest import Inbox, client_for, services_with
 from tests.auth.helpers import (
     API,
     PASSWORD,
@@ -132,25 +133,63 @@ async def test_password_change_refusals_store_nothing(
     assert await scalar(services, "SELECT encrypted_password FROM auth.users") == before
 
 
-async def test_email_change_without_confirmation(
-    client: httpx.AsyncClient, services: Services
+async def test_email_change_waits_for_both_addresses(
+    mail_client: httpx.AsyncClient, services: Services, inbox: Inbox
 ) -> None:
+    """Even with sign-up confirmation off, an access token alone cannot move the account: the
+    new address is taken once the links mailed to it and to the current address are both
+    followed (GoTrue's secure email change)."""
     await add_user(services, "ana@example.com")
     await add_user(services, "taken@example.com")
-    session = await session_for(client, "ana@example.com")
-    r = await client.put(
+    session = await session_for(mail_client, "ana@example.com")
+    r = await mail_client.put(
         "/auth/v1/user", json={"email": "Taken@example.com"}, headers=bearer(session)
     )
     assert (r.status_code, code(r)) == (422, "email_exists")
-    r = await client.put("/auth/v1/user", json={"email": "not an email"}, headers=bearer(session))
+    r = await mail_client.put(
+        "/auth/v1/user", json={"email": "not an email"}, headers=bearer(session)
+    )
     assert (r.status_code, code(r)) == (400, "validation_failed")
 
-    r = await client.put(
+    r = await mail_client.put(
         "/auth/v1/user", json={"email": "ana2@example.com"}, headers=bearer(session)
     )
     assert r.status_code == 200, r.text
-    assert r.json()["email"] == "ana2@example.com"
-    assert (await login(client, "ana2@example.com")).status_code == 200
+    assert r.json()["email"] == "ana@example.com"
+    assert r.json()["new_email"] == "ana2@example.com"
+    assert (await login(mail_client, "ana2@example.com")).status_code == 400
+    assert (await login(mail_client, "ana@example.com")).status_code == 200
+    [to_new] = inbox.to("ana2@example.com")
+    [to_current] = inbox.to("ana@example.com")
+    assert "ana2@example.com" in to_current.text
+
+    r = await mail_client.post(
+        "/auth/v1/verify",
+        json={"type": "email_change", "token_hash": to_new.token_hash},
+        headers=API,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["msg"].startswith("Confirmation link accepted")
+    email = "SELECT email FROM auth.users WHERE email <> 'taken@example.com'"
+    assert await scalar(services, email) == "ana@example.com"
+    # The same link again does nothing more.
+    r = await mail_client.post(
+        "/auth/v1/verify",
+        json={"type": "email_change", "token_hash": to_new.token_hash},
+        headers=API,
+    )
+    assert (r.status_code, code(r)) == (403, "otp_expired")
+
+    r = await mail_client.post(
+        "/auth/v1/verify",
+        json={"type": "email_change", "token_hash": to_current.token_hash},
+        headers=API,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["email"] == "ana2@example.com"
+    assert "new_email" not in r.json()["user"]
+    assert (await login(mail_client, "ana2@example.com")).status_code == 200
+    assert (await login(mail_client, "ana@example.com")).status_code == 400
 
 
 async def test_email_change_with_confirmation(
@@ -166,7 +205,14 @@ async def test_email_change_with_confirmation(
     assert r.json()["new_email"] == "new@example.com"
     [mail] = inbox.to("new@example.com")
     assert "type=email_change" in mail.link
+    [current] = inbox.to("ana@example.com")
+    assert "type=email_change" in current.link
 
+    # The current address's link first this time (either order works), followed as a link.
+    r = await confirm_client.get(current.link)
+    assert r.status_code == 303
+    assert "message=Confirmation+link+accepted" in r.headers["location"]
+    assert "access_token" not in r.headers["location"]
     r = await confirm_client.post(
         "/auth/v1/verify",
         json={"type": "email_change", "token_hash": mail.token_hash},
@@ -176,3 +222,27 @@ async def test_email_change_with_confirmation(
     assert r.json()["user"]["email"] == "new@example.com"
     assert "new_email" not in r.json()["user"]
     assert (await login(confirm_client, "new@example.com")).status_code == 200
+    assert r.json()["access_token"]
+    assert await scalar(services, "SELECT count(*) FROM auth.flow_state") == 0
+
+
+async def test_email_change_confirmed_by_the_new_address_alone_when_not_secure(
+    services: Services, smtp_url: str, inbox: Inbox
+) -> None:
+    svc = services_with(
+        services, SmtpMailer(smtp_url, services.settings.mail_from), secure_email_change=False
+    )
+    await add_user(services, "ana@example.com")
+    async with client_for(svc) as c:
+        session = await session_for(c, "ana@example.com")
+        r = await c.put("/auth/v1/user", json={"email": "new@example.com"}, headers=bearer(session))
+        assert r.status_code == 200
+        assert inbox.to("ana@example.com") == []
+        [mail] = inbox.to("new@example.com")
+        r = await c.post(
+            "/auth/v1/verify",
+            json={"type": "email_change", "token_hash": mail.token_hash},
+            headers=API,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["user"]["email"] == "new@example.com"

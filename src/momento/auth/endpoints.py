@@ -258,6 +258,11 @@ async def verify_link(
             ),
         }
         return RedirectResponse(answer(target, urlencode(error)), status_code=303)
+    if session is None and code is None:
+        # The first of a secure email change's two links: said, as GoTrue, in `message`.
+        return RedirectResponse(
+            answer(target, urlencode({"message": links.ONE_OF_TWO})), status_code=303
+        )
     if session is None:
         return RedirectResponse(answer(target, urlencode({"code": str(code)})), status_code=303)
     fragment_parts = {

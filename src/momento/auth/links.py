@@ -46,6 +46,9 @@ log = logs.get("momento.auth")
 
 VERIFY_TYPES = tuple(q.VERIFY)
 
+# GoTrue's answer to the first of the two links of a secure email change.
+ONE_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+
 
 @raises(*raised_by(normalize_email, limit), OverEmailSendRateLimit)
 async def recover(
@@ -119,7 +122,8 @@ async def verify(
 ) -> tuple[dict[str, Any], str]:
     """Check a mailed code; return a session and the verification type."""
     session, kind, _ = await _check(services, kind, email_in, token, token_hash, client, False)
-    assert session is not None
+    if session is None:  # the first of a secure email change's two links
+        return {"msg": ONE_OF_TWO, "code": 200}, kind
     return session, kind
 
 
@@ -169,9 +173,16 @@ async def _check(
         if found["banned"]:
             raise UserBanned()
         try:
-            await conn.execute(use, {"hash": wanted, "id": found["id"]})
+            cur = await conn.execute(use, {"hash": wanted, "id": found["id"]})
         except pg_errors.UniqueViolation:
             raise EmailExists() from None
+        if kind == "email_change":
+            used = await cur.fetchone()
+            if used is not None and not used["applied"]:
+                # One of the two addresses of a secure change: the other's link applies it.
+                await pkce.forget(conn, found["id"], wanted)
+                log.info("code verified", user_id=str(found["id"]), type=kind, applied=False)
+                return None, kind, None
         if is_pkce:
             # Verified; the session waits for the app holding the code verifier.
             code = await pkce.issue_code(conn, found["id"], wanted)
@@ -253,7 +264,7 @@ _RESEND: dict[str, tuple[LiteralString, LiteralString, str, str]] = {
     ),
     "email_change": (
         q.RESEND_EMAIL_CHANGE,
-        q.SET_EMAIL_CHANGE_TOKEN,
+        q.SET_EMAIL_CHANGE_CODE,
         "Confirm your new email address",
         "Follow this link to confirm the change of your email address:",
     ),

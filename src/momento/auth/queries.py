@@ -66,13 +66,13 @@ UPDATE auth.users u SET
   raw_user_meta_data = coalesce(%(meta)s::jsonb, u.raw_user_meta_data),
   encrypted_password = coalesce(%(password)s::text, u.encrypted_password),
   recovery_token = CASE WHEN %(password)s::text IS NULL THEN u.recovery_token END,
-  email = coalesce(%(email)s::text, u.email),
-  email_confirmed_at = CASE WHEN %(email)s::text IS NULL THEN u.email_confirmed_at
-                            ELSE now() END,
-  email_change = CASE WHEN %(email)s::text IS NULL
-                 THEN coalesce(%(new_email)s::text, u.email_change) END,
-  email_change_token_new = CASE WHEN %(email)s::text IS NULL
-                           THEN coalesce(%(change_token)s::text, u.email_change_token_new) END,
+  email_change = coalesce(%(new_email)s::text, u.email_change),
+  email_change_token_new = coalesce(%(change_token)s::text, u.email_change_token_new),
+  email_change_token_current = CASE WHEN %(change_token)s::text IS NOT NULL
+                               THEN coalesce(%(current_token)s::text, '')
+                               ELSE u.email_change_token_current END,
+  email_change_confirm_status = CASE WHEN %(change_token)s::text IS NOT NULL THEN 0
+                                ELSE u.email_change_confirm_status END,
   email_change_sent_at = CASE WHEN %(change_token)s::text IS NOT NULL THEN now()
                          ELSE u.email_change_sent_at END,
   updated_at = now()
@@ -210,20 +210,40 @@ UPDATE auth.users SET
 WHERE id = %(id)s
 """
 
-# A typed code of an email change goes with the new address.
+# A code of an email change: mailed to the new address (typed with that address) or, for a
+# secure change, to the current one (typed with it).
 FIND_EMAIL_CHANGE: LiteralString = """
 SELECT id, banned_until > now() AS banned FROM auth.users
 WHERE deleted_at IS NULL
-  AND email_change_token_new = %(hash)s
   AND email_change_sent_at > now() - make_interval(secs => %(ttl)s)
-  AND (%(email)s::text IS NULL OR lower(email_change) = %(email)s)
+  AND ((email_change_token_new = %(hash)s
+        AND (%(email)s::text IS NULL OR lower(email_change) = %(email)s))
+    OR (email_change_token_current = %(hash)s
+        AND (%(email)s::text IS NULL OR lower(email) = %(email)s)))
 LIMIT 1 FOR UPDATE
 """
 
+# Uses the code; the change is applied once no code of it is left (`applied`), else it waits
+# for the other address's link (email_change_confirm_status 1).
 USE_EMAIL_CHANGE: LiteralString = """
-UPDATE auth.users SET email_change_token_new = NULL, email = email_change,
-  email_change = NULL, email_confirmed_at = now(), updated_at = now()
-WHERE id = %(id)s
+WITH used AS (
+  SELECT id,
+    coalesce(email_change_token_new, '') IN ('', %(hash)s)
+      AND coalesce(email_change_token_current, '') IN ('', %(hash)s) AS applied
+  FROM auth.users WHERE id = %(id)s
+)
+UPDATE auth.users u SET
+  email_change_token_new = CASE WHEN used.applied OR u.email_change_token_new = %(hash)s
+                           THEN NULL ELSE u.email_change_token_new END,
+  email_change_token_current = CASE WHEN used.applied OR u.email_change_token_current = %(hash)s
+                               THEN '' ELSE u.email_change_token_current END,
+  email = CASE WHEN used.applied THEN u.email_change ELSE u.email END,
+  email_change = CASE WHEN used.applied THEN NULL ELSE u.email_change END,
+  email_confirmed_at = CASE WHEN used.applied THEN now() ELSE u.email_confirmed_at END,
+  email_change_confirm_status = CASE WHEN used.applied THEN 0 ELSE 1 END,
+  updated_at = now()
+FROM used WHERE u.id = used.id
+RETURNING used.applied
 """
 
 # By verification type: (find the account, use its code).
@@ -262,7 +282,7 @@ WHERE lower(email_change) = lower(%(email)s) AND deleted_at IS NULL
 FOR UPDATE
 """
 
-SET_EMAIL_CHANGE_TOKEN: LiteralString = (
+SET_EMAIL_CHANGE_CODE: LiteralString = (
     "UPDATE auth.users SET email_change_token_new = %s, email_change_sent_at = now(),"
     " updated_at = now() WHERE id = %s"
 )

@@ -247,18 +247,21 @@ async def update_user(
     if data is not None:
         merged = {**(current["raw_user_meta_data"] or {}), **data}
         meta = Jsonb({k: v for k, v in merged.items() if v is not None})
-    change_to = change_token = None
-    otp = None
-    if email is not None and email != (current["email"] or "").lower():
-        if settings.email_confirm:
-            otp = new_otp()
-            change_to, change_token, email = email, otp_hash(email, otp), None
-    else:
-        email = None
+    # A new address is only ever taken after its mailed link is followed, and (secure email
+    # change) the current address's too: an access token alone cannot move the account.
+    change_to = change_token = current_token = None
+    otp = current_otp = None
+    old_email = current["email"] or ""
+    if email is not None and email != old_email.lower():
+        otp = new_otp()
+        change_to, change_token = email, otp_hash(email, otp)
+        if settings.secure_email_change and old_email:
+            current_otp = new_otp()
+            current_token = otp_hash(old_email, current_otp)
 
     async with services.db.privileged() as conn:
-        if email or change_to:
-            cur = await conn.execute(q.EMAIL_TAKEN, (email or change_to, who.user_id))
+        if change_to:
+            cur = await conn.execute(q.EMAIL_TAKEN, (change_to, who.user_id))
             if await cur.fetchone() is not None:
                 raise EmailExists()
         try:
@@ -268,17 +271,19 @@ async def update_user(
                     "uid": who.user_id,
                     "meta": meta,
                     "password": new_hash,
-                    "email": email,
                     "new_email": change_to,
                     "change_token": change_token,
+                    "current_token": current_token,
                 },
             )
         except pg_errors.UniqueViolation:
             raise EmailExists() from None
         user = await cur.fetchone()
         assert user is not None
-        if change_token is not None and challenge is not None:
-            await pkce.remember(conn, who.user_id, change_token, challenge, "email_change")
+        if challenge is not None:
+            for token in (change_token, current_token):
+                if token is not None:
+                    await pkce.remember(conn, who.user_id, token, challenge, "email_change")
         if new_hash is not None:
             # A new password ends every other signed-in device.
             await conn.execute(q.END_OTHER_SESSIONS, (who.user_id, who.session_id))
@@ -290,9 +295,16 @@ async def update_user(
             change_to,
             "Confirm your new email address",
             "Follow this link to confirm the change of your email address:",
-            verify_url(
-                services.settings, otp_hash(change_to, otp), "email_change", redirect_to, challenge
-            ),
+            verify_url(settings, otp_hash(change_to, otp), "email_change", redirect_to, challenge),
             otp,
+        )
+    if current_token and current_otp:
+        await mail_or_fail(
+            services,
+            old_email,
+            "Confirm the change of your email address",
+            f"Follow this link to confirm changing your email address to {change_to}:",
+            verify_url(settings, current_token, "email_change", redirect_to, challenge),
+            current_otp,
         )
     return user_json(user)

@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0015 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0016 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -1362,7 +1362,10 @@ CREATE TABLE auth.users (
     phone text,
     banned_until timestamp with time zone,
     deleted_at timestamp with time zone,
-    is_anonymous boolean DEFAULT false NOT NULL
+    is_anonymous boolean DEFAULT false NOT NULL,
+    email_change_token_current character varying(255) DEFAULT ''::character varying,
+    email_change_confirm_status smallint DEFAULT 0 NOT NULL,
+    CONSTRAINT users_email_change_confirm_status_check CHECK (((email_change_confirm_status >= 0) AND (email_change_confirm_status <= 2)))
 );
 
 
