@@ -9,6 +9,7 @@ code for the app holding the verifier instead of a session.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, LiteralString
 from urllib.parse import urlencode, urlsplit
@@ -50,7 +51,32 @@ VERIFY_TYPES = tuple(q.VERIFY)
 ONE_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
 
 
-@raises(*raised_by(normalize_email, limit), OverEmailSendRateLimit)
+@raises(*raised_by(limit))
+async def _limit_mails(services: Services, client: ClientInfo, email: str) -> None:
+    """The limits of requests that mail a link to an address (recovery, resend)."""
+    settings = services.settings
+    await limit(
+        services,
+        [
+            (f"recover:ip:{client.ip}", settings.rate_limit_recover_per_ip),
+            (f"recover:acct:{account_key(email)}", settings.rate_limit_recover_per_account),
+        ],
+    )
+
+
+@raises(OverEmailSendRateLimit)
+def _refuse_if_recent(row: Mapping[str, Any]) -> None:
+    """One mail of a kind per address per send interval, as GoTrue: a second is 429, said
+    rather than silently dropped. `row` has `recent` and `wait` (seconds until allowed)."""
+    if row["recent"]:
+        wait = max(1, int(row["wait"]))
+        raise OverEmailSendRateLimit(
+            retry_after=wait,
+            detail=f"For security purposes, you can only request this after {wait} seconds.",
+        )
+
+
+@raises(*raised_by(normalize_email, _limit_mails, _refuse_if_recent))
 async def recover(
     services: Services,
     email_in: str | None,
@@ -61,13 +87,7 @@ async def recover(
     """Mail a password reset link; the answer never says whether the address exists."""
     email = normalize_email(email_in)
     settings = services.settings
-    await limit(
-        services,
-        [
-            (f"recover:ip:{client.ip}", settings.rate_limit_recover_per_ip),
-            (f"recover:acct:{account_key(email)}", settings.rate_limit_recover_per_account),
-        ],
-    )
+    await _limit_mails(services, client, email)
     otp = new_otp()
     async with services.db.privileged() as conn:
         cur = await conn.execute(
@@ -76,13 +96,7 @@ async def recover(
         row = await cur.fetchone()
         if row is None:
             return
-        if row["recent"]:
-            # As GoTrue (one mail per address per interval): said, not silently dropped.
-            wait = max(1, int(row["wait"]))
-            raise OverEmailSendRateLimit(
-                retry_after=wait,
-                detail=f"For security purposes, you can only request this after {wait} seconds.",
-            )
+        _refuse_if_recent(row)
         address = row["email"]
         token_hash = otp_hash(address, otp)
         await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))
@@ -271,7 +285,9 @@ _RESEND: dict[str, tuple[LiteralString, LiteralString, str, str]] = {
 }
 
 
-@raises(*raised_by(normalize_email, limit, mail_or_fail), ValidationFailed, OverEmailSendRateLimit)
+@raises(
+    *raised_by(normalize_email, _limit_mails, _refuse_if_recent, mail_or_fail), ValidationFailed
+)
 async def resend(
     services: Services,
     kind: str | None,
@@ -290,13 +306,7 @@ async def resend(
         raise ValidationFailed("Type provided requires an email address.")
     email = normalize_email(email_in)
     settings = services.settings
-    await limit(
-        services,
-        [
-            (f"recover:ip:{client.ip}", settings.rate_limit_recover_per_ip),
-            (f"recover:acct:{account_key(email)}", settings.rate_limit_recover_per_account),
-        ],
-    )
+    await _limit_mails(services, client, email)
     lookup, store, subject, intro = _RESEND[kind]
     otp = new_otp()
     async with services.db.privileged() as conn:
@@ -304,12 +314,7 @@ async def resend(
         row = await cur.fetchone()
         if row is None or row["done"]:
             return
-        if row["recent"]:
-            wait = max(1, int(row["wait"]))
-            raise OverEmailSendRateLimit(
-                retry_after=wait,
-                detail=f"For security purposes, you can only request this after {wait} seconds.",
-            )
+        _refuse_if_recent(row)
         address = row["email"]
         token_hash = otp_hash(address, otp)
         await conn.execute(store, (token_hash, row["id"]))
