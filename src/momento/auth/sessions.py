@@ -117,11 +117,16 @@ async def refresh_grant(
         else:
             parent = sha256_hex(refresh_token)
             child = services.tokens.child_refresh_token(refresh_token)
-            cur = await conn.execute(
-                q.ACTIVE_CHILD,
-                {"child": sha256_hex(child), "parent": parent, "session": token["session_id"]},
-            )
-            if token["revoked"] and await cur.fetchone() is not None:
+            is_parent_of_active = False
+            if token["revoked"]:
+                # Only a used token can be the parent of the active one (one more query, never
+                # on the ordinary rotation path).
+                cur = await conn.execute(
+                    q.ACTIVE_CHILD,
+                    {"child": sha256_hex(child), "parent": parent, "session": token["session_id"]},
+                )
+                is_parent_of_active = await cur.fetchone() is not None
+            if is_parent_of_active:
                 # The token just before the active one, at any time (as GoTrue): the app did
                 # not get or keep the answer of its refresh (killed mid-request, a lost
                 # response). It gets that answer again, the same active token.
