@@ -442,6 +442,22 @@ async def test_asking_about_addresses_is_throttled(
     assert inbox.mails == []
 
 
+async def test_new_accounts_count_against_the_signup_limit(
+    services: Services, smtp_url: str, inbox: Inbox
+) -> None:
+    """An account made by /otp is a signup: it cannot be used to get around that limit."""
+    await add_user(services, "ana@example.com")
+    async with client_for(mailing(services, smtp_url, rate_limit_signup_per_ip=2)) as app:
+        assert (await otp(app, "bo@example.com")).status_code == 200
+        assert (await otp(app, "cy@example.com")).status_code == 200
+        r = await otp(app, "di@example.com")
+        assert (r.status_code, code(r)) == (429, "over_request_rate_limit")
+        # Signing in to an account that exists is not a signup.
+        assert (await otp(app, "ana@example.com")).status_code == 200
+    assert await users(services) == 3
+    assert len(inbox.mails) == 3
+
+
 async def test_a_mail_that_cannot_go_is_said(services: Services) -> None:
     """As GoTrue: 500 unexpected_failure, for a known and a new address alike."""
     await add_user(services, "ana@example.com")
