@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from momento import __version__
-from momento.auth import links, pkce, sessions, users
+from momento.auth import links, otp, pkce, sessions, users
 from momento.auth.errors import (
     AuthError,
     BadJson,
@@ -29,6 +29,7 @@ from momento.auth.errors import (
 )
 from momento.auth.schemas import (
     GoTrueProblem,
+    OtpBody,
     PasswordGrantBody,
     PkceGrantBody,
     RecoverBody,
@@ -196,6 +197,30 @@ async def resend(
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     await links.resend(
         services, body.type, body.email, redirect_to, client_info(request), challenge
+    )
+    return {}
+
+
+@router.post(
+    "/otp",
+    summary="Sign in by mail: a magic link and a 6-digit code (a new address gets an account)",
+    responses=gotrue_problems(*raised_by(otp.sign_in_with_otp, pkce.challenge_from), *_BODY),
+)
+async def sign_in_with_otp(
+    request: Request, services: ServicesDep, redirect_to: str | None = None
+) -> dict[str, Any]:
+    body = await parse_body(request, OtpBody)
+    challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
+    await otp.sign_in_with_otp(
+        services,
+        body.email,
+        body.phone,
+        body.channel,
+        body.create_user,
+        body.data,
+        redirect_to,
+        client_info(request),
+        challenge,
     )
     return {}
 

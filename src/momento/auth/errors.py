@@ -233,6 +233,20 @@ class BadCodeVerifier(AuthError):
     code = "bad_code_verifier"
 
 
+class OtpDisabled(AuthError):
+    """Signups not allowed for otp"""
+
+    status = 422
+    code = "otp_disabled"
+
+
+class PhoneProviderDisabled(AuthError):
+    """Unsupported phone provider"""
+
+    status = 400
+    code = "phone_provider_disabled"
+
+
 class UnexpectedFailure(AuthError):
     """Error sending email"""
 

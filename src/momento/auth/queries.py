@@ -286,3 +286,24 @@ SET_EMAIL_CHANGE_CODE: LiteralString = (
     "UPDATE auth.users SET email_change_token_new = %s, email_change_sent_at = now(),"
     " updated_at = now() WHERE id = %s"
 )
+
+
+# --- sign-in by mail (POST /otp) -------------------------------------------------------------
+# The account of an address, locked, with whether each of the two mails /otp may send went out
+# within %(interval)s seconds and how long until the next may: the sign-in link (stored where
+# GoTrue stores it, as the recovery code, so it shares recovery's send interval) and the signup
+# confirmation.
+
+OTP_LOOKUP: LiteralString = """
+SELECT id, email, email_confirmed_at IS NOT NULL AS confirmed,
+  coalesce(recovery_sent_at > now() - make_interval(secs => %(interval)s), false) AS link_recent,
+  ceil(extract(epoch FROM recovery_sent_at + make_interval(secs => %(interval)s) - now()))::int
+    AS link_wait,
+  coalesce(confirmation_sent_at > now() - make_interval(secs => %(interval)s), false)
+    AS confirmation_recent,
+  ceil(extract(epoch FROM confirmation_sent_at + make_interval(secs => %(interval)s) - now()))::int
+    AS confirmation_wait
+FROM auth.users
+WHERE lower(email) = lower(%(email)s) AND deleted_at IS NULL
+FOR UPDATE
+"""

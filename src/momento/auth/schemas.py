@@ -52,6 +52,17 @@ class ResendBody(_PkceBody):
     email: str | None = None
 
 
+class OtpBody(_PkceBody):
+    """`POST /otp`. `create_user` null counts as its default (true), as GoTrue's Go bool does;
+    `phone` and `channel` are read only to answer what GoTrue answers without SMS."""
+
+    email: str | None = None
+    phone: str | None = None
+    channel: str | None = None
+    create_user: bool | None = True
+    data: dict[str, Any] | None = None
+
+
 class VerifyBody(_Body):
     type: str | None = None
     email: str | None = None
