@@ -50,7 +50,7 @@ async def kept_as(db: Conn, user: UUID, query: str, params: tuple[Any, ...]) -> 
     claims = json.dumps({"sub": str(user), "role": "authenticated"})
     await db.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
     try:
-        cur = await db.execute(query, params)  # type: ignore[arg-type]
+        cur = await db.execute(query, params)
         row = await cur.fetchone()
     finally:
         await db.execute("SELECT set_config('request.jwt.claims', '', true)")
