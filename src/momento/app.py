@@ -44,9 +44,11 @@ from momento.jobs.queue import run_worker
 from momento.photos.endpoints import router as photos_router
 from momento.photos.fastpath import FeedFastPath
 from momento.profiles.endpoints import router as profiles_router
-from momento.services import Services, build_services, running
+from momento.services import Services, build_services, deletion_listener, running
 from momento.storage import StorageError, StorageFull, StorageNotFound
+from momento.storage.deletions import listening
 from momento.storage.endpoints import router as files_router
+from momento.storage.local import LocalDiskStorage
 from momento.web.docs import install_docs
 
 log = logs.get("momento.app")
@@ -272,6 +274,9 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
                 # before uvicorn's traceback of the failed startup.
                 log.error("cannot use the storage; not starting", error=str(exc))
                 raise
+            if isinstance(services.storage, LocalDiskStorage):
+                # Signed local URLs of deleted files are refused at once (issue 14).
+                await stack.enter_async_context(listening(deletion_listener(services)))
             if services.settings.inprocess_worker:
                 # Embedded mode needs one command: the job worker runs beside the API.
                 worker = asyncio.create_task(

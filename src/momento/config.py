@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     max_pixels: int = Field(100_000_000, ge=1_000_000)
     # Threads doing image work (libvips and pillow-heif release the GIL).
     image_workers: int = Field(2, ge=1, le=64)
+    # A reported photo is hidden for everyone (not only its reporters) once this many distinct
+    # signed-up members reported it; anonymous guests' reports do not count (issue 14). The
+    # event's host hides or restores a photo at once whatever the count.
+    reports_to_hide: int = Field(3, ge=1, le=1000)
 
     # --- analytics ---
     # PostHog project key (phc_...): unset, nothing is captured and no flags are evaluated.

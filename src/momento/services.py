@@ -23,6 +23,7 @@ from momento.auth import keys
 from momento.auth.tokens import TokenService
 from momento.config import Settings
 from momento.db import Database
+from momento.db.pool import SESSION_OPTIONS
 from momento.jobs.queue import make_app as make_jobs_app
 from momento.kit.ratelimit import RateLimiter
 from momento.mail import Mailer
@@ -33,6 +34,7 @@ from momento.push.apns import ConsoleSender, Sender
 from momento.storage import NoStorage, Storage
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
+from momento.storage.deletions import DeletionListener, DenyList
 
 log = logs.get("momento.services")
 
@@ -56,6 +58,9 @@ class Services:
     analytics: Analytics = field(default_factory=NoAnalytics)
     # Push notifications: APNs when configured (`momento.push.from_settings`), else logged.
     push: Sender = field(default_factory=ConsoleSender)
+    # Prefixes of deleted files whose signed local URLs are refused at once; fed in API
+    # processes by `momento.storage.deletions.DeletionListener` (started with the app).
+    deleted_files: DenyList = field(default_factory=lambda: DenyList(7 * 24 * 3600))
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -102,7 +107,13 @@ def build_services(settings: Settings, database_url: str) -> Services:
         image_executor=ThreadPoolExecutor(settings.image_workers, thread_name_prefix="image"),
         analytics=analytics_from_settings(settings),
         push=push_from_settings(settings),
+        deleted_files=DenyList(settings.signed_url_ttl),
     )
+
+
+def deletion_listener(services: Services) -> DeletionListener:
+    """The listener that keeps `services.deleted_files` up to date (one per API process)."""
+    return DeletionListener(services.db.url, services.deleted_files, options=SESSION_OPTIONS)
 
 
 @asynccontextmanager

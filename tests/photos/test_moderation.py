@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 from momento.cli import main
 from momento.photos.service import UPLOAD, key
 from momento.services import Services
+from tests.conftest import app_for
 from tests.factories import (
     TestUser,
     add_photo,
@@ -55,6 +57,14 @@ class Cli:
         )
         lines = [line for line in result.output.splitlines() if not LOG_LINE.match(line)]
         return Outcome(result.exit_code, "\n".join(lines))
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """One member's report hides a photo for everyone here (MOMENTO_REPORTS_TO_HIDE=1), as
+    before issue 14: these tests are about the operator's review of hidden photos."""
+    async with app_for(services, reports_to_hide=1) as c:
+        yield c
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import re
 import struct
 import time
 
+import pillow_heif
 import pytest
 import pyvips
 from PIL import Image, PngImagePlugin
@@ -30,6 +31,7 @@ from momento.photos.processing import (
     process,
     process_async,
     sniff,
+    strip_heif,
     strip_jpeg,
 )
 from tests.photos.images import (
@@ -208,21 +210,56 @@ def test_strip_jpeg_keeps_a_progressive_jpeg_intact() -> None:
 # --- HEIC, PNG, WebP ----------------------------------------------------------------------
 
 
-def test_heic_with_rotation_and_gps_becomes_clean_jpeg() -> None:
+def test_heic_with_rotation_and_gps_stays_heic_without_its_metadata() -> None:
     upload = heic(picture(320, 240), identifying_exif(6))
     assert sniff(upload) == HEIC
 
     photo = process(upload)
 
     assert photo.mime == HEIC
-    assert photo.original_mime == JPEG
-    assert (photo.width, photo.height) == (240, 320)
-    for output in (photo.original, photo.display, photo.thumb):
+    assert photo.original_mime == HEIC  # the phone's file, not a JPEG (issue 14)
+    assert sniff(photo.original) == HEIC
+    assert (photo.width, photo.height) == (240, 320)  # the container's irot, kept as is
+    kept = pillow_heif.open_heif(photo.original)
+    assert kept.info.get("exif") is None
+    assert kept.info.get("xmp") is None
+    for secret in (b"Jane Doe", b"SecretCam"):
+        assert secret in upload
+        assert secret not in photo.original
+    assert bytes(kept.data) == bytes(pillow_heif.open_heif(upload).data)
+    for output in (photo.display, photo.thumb):
         assert output.startswith(b"\xff\xd8\xff")
-        image = load(output)
-        assert (image.width, image.height) == (240, 320)
-        assert _red_corner(image) == "top-right"
         assert_no_identifying_metadata(output)
+
+
+def test_a_camera_sized_heic_keeps_its_coded_image_byte_for_byte() -> None:
+    """Megabytes of HEVC with GPS Exif and XMP: after stripping, the same size, the same
+    pixels once decoded, and every byte outside the metadata items unchanged."""
+    noise = pyvips.Image.gaussnoise(2880, 2160, sigma=30, mean=128)
+    pixels = noise.bandjoin([noise, noise]).cast("uchar")
+    image = Image.frombytes("RGB", (2880, 2160), pixels.write_to_memory())
+    buffer = io.BytesIO()
+    exif = identifying_exif(1).tobytes()
+    pillow_heif.from_pillow(image).save(
+        buffer, quality=60, exif=exif, xmp=b"<x:xmpmeta>secret-xmp</x:xmpmeta>"
+    )
+    upload = buffer.getvalue()
+    assert len(upload) > 1_000_000
+    gps = exif[exif.index(b"N\x00") :][:24]
+
+    stripped = strip_heif(upload)
+
+    assert len(stripped) == len(upload)
+    assert gps in upload
+    assert b"secret-xmp" in upload
+    assert gps not in stripped
+    assert b"secret-xmp" not in stripped
+    heif = pillow_heif.open_heif(stripped)
+    assert heif.info.get("exif") is None
+    assert heif.info.get("xmp") is None
+    assert bytes(heif.data) == bytes(pillow_heif.open_heif(upload).data)
+    changed = sum(1 for a, b in zip(upload, stripped, strict=True) if a != b)
+    assert changed < 4096  # the meta box and the zeroed metadata, nothing of the image
 
 
 def test_heic_bomb_is_refused_before_decoding() -> None:

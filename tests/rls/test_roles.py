@@ -81,7 +81,10 @@ async def test_anon_is_denied_every_table(db: Conn, world: World, table: str) ->
         "SELECT * FROM public.join_event('ABCDEF')",
         "SELECT public.delete_event(gen_random_uuid())",
         "SELECT * FROM public.event_photo_counts(ARRAY[gen_random_uuid()])",
-        "SELECT public.report_photo(gen_random_uuid(), 'spam')",
+        "SELECT public.hide_photo(gen_random_uuid())",
+        "SELECT public.restore_photo(gen_random_uuid())",
+        "SELECT * FROM public.event_reports(gen_random_uuid(), now(), gen_random_uuid(), 1)",
+        "SELECT momento.report_photo('{}', gen_random_uuid(), 'spam', 1)",
         "SELECT * FROM private.my_event_ids()",
     ],
 )
@@ -123,12 +126,15 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "auth.uid",
         "private.is_event_creator",
         "private.my_event_ids",
+        "private.my_reported_photo_ids",
         "private.my_revealed_event_ids",
         "private.new_join_code",
         "public.delete_event",
         "public.event_photo_counts",
+        "public.event_reports",
+        "public.hide_photo",
         "public.join_event",
-        "public.report_photo",
+        "public.restore_photo",
     ]
 
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, LiteralString
 from momento import logs
 from momento.db import Database
 from momento.photos.service import UPLOAD
-from momento.storage import ObjectInfo, Storage
+from momento.storage import ObjectInfo, Storage, deletions
 
 if TYPE_CHECKING:
     from momento.services import Services
@@ -427,6 +427,9 @@ async def sweep_orphans(
         services, progress=progress
     )
     result.orphans = await remove_orphan_files(services, now=now, progress=progress)
+    # Deletion records older than any signed URL (momento.storage.deletions) serve no one.
+    async with services.db.privileged() as conn:
+        await conn.execute(deletions.PRUNE)
     return result
 
 

@@ -12,8 +12,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from momento.deps import ServicesDep, UserDep
 from momento.errors import raised_by
 from momento.kit.schemas import WITH_BODY, WITH_PARAMS, problems
-from momento.photos import feed, service
-from momento.photos.schemas import FeedPage, LikedPage, Photo, PhotoCreate, PhotoReport, PhotoUpload
+from momento.photos import feed, moderation, service
+from momento.photos.schemas import (
+    FeedPage,
+    LikedPage,
+    Photo,
+    PhotoCreate,
+    PhotoReport,
+    PhotoUpload,
+    ReportsPage,
+)
 from momento.web.http import cached_response
 
 router = APIRouter(tags=["photos"])
@@ -134,11 +142,61 @@ async def delete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID
     "/photos/{photo_id}/report",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(*WITH_BODY, *raised_by(service.report)),
-    description="Hides the photo from everyone but its owner until an operator reviews it."
-    " The event's creator uses the same route to hide a photo of their event.",
+    description="Hides the photo from you at once. It is hidden from everyone but its owner"
+    " when the event's host hides it (the host's own report does), or once"
+    " `MOMENTO_REPORTS_TO_HIDE` (default 3) members reported it; guests' (anonymous users')"
+    " reports do not count toward that. Reporting again is a no-op.",
 )
 async def report_photo(
     services: ServicesDep, user: UserDep, photo_id: uuid.UUID, body: PhotoReport | None = None
 ) -> None:
-    """Report (or, as the event's creator, hide) a photo."""
+    """Report (or, as the event's host, hide) a photo."""
     await service.report(services, user, photo_id, body.reason if body else None)
+
+
+# --- the host's moderation -----------------------------------------------------------------
+
+_HOST_ONLY = " Only the event's host; anyone else gets 404 (whether the photo exists is not told)."
+
+
+@router.get(
+    "/events/{event_id}/reports",
+    response_model=ReportsPage,
+    responses=problems(*WITH_PARAMS, *raised_by(moderation.event_reports)),
+    description="Photos of your event that members reported or that you hid, oldest capture"
+    " first, with their report counts and reasons." + _HOST_ONLY,
+)
+async def event_reports(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> ReportsPage:
+    """Reported photos of my event."""
+    return await moderation.event_reports(services, user, event_id, limit, cursor)
+
+
+@router.post(
+    "/photos/{photo_id}/hide",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*WITH_PARAMS, *raised_by(moderation.hide)),
+    description="Hides a photo of your event from everyone but its owner (idempotent)."
+    + _HOST_ONLY,
+)
+async def hide_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
+    """Hide a photo of my event."""
+    await moderation.hide(services, user, photo_id)
+
+
+@router.post(
+    "/photos/{photo_id}/restore",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(*WITH_PARAMS, *raised_by(moderation.restore_by_host)),
+    description="Makes a photo of your event visible again (idempotent). Its reports are"
+    " dismissed: their authors still do not see it, and hiding it for everyone again takes"
+    " new reports." + _HOST_ONLY,
+)
+async def restore_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
+    """Restore a photo of my event."""
+    await moderation.restore_by_host(services, user, photo_id)

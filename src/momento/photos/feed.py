@@ -108,6 +108,11 @@ class _SignedUrls:
 _signed = _SignedUrls()
 
 
+def signed_urls(services: Services, storage_path: str, expires_at: int) -> dict[str, str]:
+    """The photo's three signed URLs (shared, never to be mutated)."""
+    return _signed.get(services.storage, storage_path, expires_at)
+
+
 def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
     return {
         "id": row["id"],

@@ -1,6 +1,15 @@
-"""The operator's review of flagged photos (`momento moderation list | restore | remove`).
+"""Moderation: the event host's (list reports, hide, restore) and the operator's.
 
-Runs as the owner role: an operator acts for the service, not as a member of the event.
+The rule (migration 0023): a report hides the photo from its reporter at once; it is hidden
+from everyone but its owner when the event's host hides it (or reports it), or once
+`reports_to_hide` distinct signed-up members reported it (guests' reports do not count). The
+host restores it; the reports then stay (their reporters still do not see it) but no longer
+count. The database decides all of it: the host's functions check that the caller created the
+photo's event, and answer nothing otherwise (404 here, not 403, so nobody learns that a photo
+exists).
+
+The operator's review (`momento moderation list | restore | remove`) runs as the owner role,
+across events: an operator acts for the service, not as a member of the event.
 """
 
 from __future__ import annotations
@@ -8,7 +17,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
+
+from momento.errors import raises
+from momento.events.errors import EventNotFound
+from momento.identity import CurrentUser
+from momento.photos import feed
+from momento.photos.errors import InvalidCursor, PhotoNotFound
+from momento.photos.schemas import PhotoUrls, ReportedPhoto, ReportsPage
 
 if TYPE_CHECKING:
     from momento.services import Services
@@ -86,3 +102,71 @@ async def remove(services: Services, photo_id: uuid.UUID) -> bool:
     # Row first, files second: a crash between leaves files the orphan sweep removes.
     await services.storage.delete_prefix(row["storage_path"] + "/")
     return True
+
+
+# --- the host's ----------------------------------------------------------------------------
+
+HOST_REPORTS: LiteralString = """
+SELECT * FROM public.event_reports(%(event)s, %(ts)s, %(id)s, %(limit)s)
+"""
+HIDE: LiteralString = "SELECT public.hide_photo(%(id)s) AS ok"
+RESTORE_BY_HOST: LiteralString = "SELECT public.restore_photo(%(id)s) AS ok"
+
+
+def _reported(services: Services, row: dict[str, Any], expires_at: int) -> ReportedPhoto:
+    urls = feed.signed_urls(services, row["storage_path"], expires_at)
+    return ReportedPhoto(
+        id=row["id"],
+        user_id=row["user_id"],
+        username=row["username"],
+        captured_at=row["captured_at"],
+        hidden=row["hidden"],
+        hidden_by_host=row["hidden_by_host"],
+        reports=row["reports"],
+        counted_reports=row["counted_reports"],
+        last_report_at=row["last_report_at"],
+        reasons=list(row["reasons"]),
+        urls=PhotoUrls(**urls),
+    )
+
+
+@raises(EventNotFound, InvalidCursor)
+async def event_reports(
+    services: Services, user: CurrentUser, event_id: uuid.UUID, limit: int, cursor: str | None
+) -> ReportsPage:
+    """The host's list: photos of their event reported or hidden, by capture time, with
+    report counts, reasons and signed URLs (to judge them). 404 for anyone but the host."""
+    ts, after = feed.decode_cursor(cursor) if cursor else (feed.FIRST_TS, feed.FIRST_ID)
+    rows = await services.db.user_fetch(
+        user.claims, HOST_REPORTS, {"event": event_id, "ts": ts, "id": after, "limit": limit + 1}
+    )
+    if not rows:
+        raise EventNotFound()
+    page = [r for r in rows if r["id"] is not None]
+    more = len(page) > limit
+    page = page[:limit]
+    expires_at = feed.url_expiry(services)
+    return ReportsPage(
+        items=[_reported(services, r, expires_at) for r in page],
+        next_cursor=feed.encode_cursor(page[-1]["captured_at"], page[-1]["id"]) if more else None,
+    )
+
+
+@raises(PhotoNotFound)
+async def hide(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> None:
+    """The host hides a photo of their event from everyone but its owner (idempotent)."""
+    async with services.db.as_user(user.claims) as conn:
+        cur = await conn.execute(HIDE, {"id": photo_id})
+        row = await cur.fetchone()
+    if row is None or not row["ok"]:
+        raise PhotoNotFound()
+
+
+@raises(PhotoNotFound)
+async def restore_by_host(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> None:
+    """The host makes a photo of their event visible again (idempotent)."""
+    async with services.db.as_user(user.claims) as conn:
+        cur = await conn.execute(RESTORE_BY_HOST, {"id": photo_id})
+        row = await cur.fetchone()
+    if row is None or not row["ok"]:
+        raise PhotoNotFound()

@@ -28,9 +28,10 @@ What it does, in order:
      EXIF and XMP chunks dropped and the VP8X flags fixed. If either carries an orientation
      other than 1 it is re-encoded rotated instead (PNG lossless; WebP lossless if the upload
      was lossless, else quality 90), since viewers disagree on honouring orientation there.
-   * HEIC/HEIF becomes a full-resolution JPEG (quality 92, ICC kept). libvips' bundled binary
-     cannot write HEVC, and encoding 12 MP with x265 takes seconds; a JPEG is what every
-     client can show. The container's rotation/mirror (irot/imir) is applied to the pixels.
+   * HEIC/HEIF stays the same HEIF file (issue 14: the iPhone's own file is kept), its Exif
+     and XMP items removed from the container without re-encoding (`strip_heif`): the coded
+     image, ICC profile, rotation/mirror (irot/imir) and thumbnails are untouched. The display
+     and thumbnail variants are JPEG, decoded with the rotation applied.
 
 Rejections raise `ImageRejected` with a stable `code` the client can show: `empty`,
 `unsupported_type`, `too_many_pixels`, `corrupt_image`.
@@ -284,10 +285,10 @@ def _process_heif(data: bytes, mime: str, max_pixels: int) -> ProcessedPhoto:
     full = _for_jpeg(full)
 
     display = full.thumbnail_image(DISPLAY_SIZE, height=DISPLAY_SIZE, size="down").copy_memory()
-    original = full.jpegsave_buffer(Q=ORIGINAL_QUALITY, keep="icc")
-    return _photo(
-        display, width=width, height=height, mime=mime, original=original, original_mime=JPEG
-    )
+    # The phone's own file stays the original: its Exif and XMP items go, its coded image
+    # data is kept byte for byte (strip_heif).
+    original = strip_heif(data)
+    return _photo(display, width=width, height=height, mime=mime, original=original)
 
 
 def _unsupported_or_corrupt(exc: Exception) -> ImageRejected:
@@ -601,3 +602,223 @@ def blurhash_encode(
         )
         result += _base83(r * 19 * 19 + g * 19 + b, 2)
     return result
+
+
+# --- HEIF: metadata items removed, image data untouched -------------------------------------
+
+
+def _uint(data: bytes | bytearray, pos: int, size: int) -> int:
+    if size == 0:
+        return 0
+    if size not in (2, 4, 8) or pos + size > len(data):
+        raise _corrupt()
+    return int.from_bytes(data[pos : pos + size], "big")
+
+
+def _heif_boxes(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int, int]]:
+    """The boxes between start and end: (type, start, payload start, end)."""
+    boxes = []
+    pos = start
+    while pos + 8 <= end:
+        size = _uint(data, pos, 4)
+        kind = bytes(data[pos + 4 : pos + 8])
+        header = 8
+        if size == 1:
+            size, header = _uint(data, pos + 8, 8), 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise _corrupt()
+        boxes.append((kind, pos, pos + header, pos + size))
+        pos += size
+    return boxes
+
+
+def _box(kind: bytes, payload: bytes | bytearray) -> bytes:
+    return struct.pack(">I", len(payload) + 8) + kind + bytes(payload)
+
+
+def _metadata_items(data: bytes | bytearray, iinf: tuple[bytes, int, int, int]) -> set[int]:
+    """Ids of the Exif and XMP items listed in `iinf`."""
+    _, _, body, end = iinf
+    version = data[body]
+    first = body + 4 + (2 if version == 0 else 4)
+    found = set()
+    for kind, _, p, _ in _heif_boxes(data, first, end):
+        if kind != b"infe" or data[p] < 2:
+            continue
+        id_size = 2 if data[p] == 2 else 4
+        item = _uint(data, p + 4, id_size)
+        item_type = bytes(data[p + 4 + id_size + 2 : p + 4 + id_size + 6])
+        rest = bytes(data[p + 4 + id_size + 6 : end])
+        if item_type == b"Exif":
+            found.add(item)
+        elif item_type == b"mime":
+            name_end = rest.find(b"\x00")
+            content_type = rest[name_end + 1 :].split(b"\x00", 1)[0].lower()
+            if b"rdf+xml" in content_type or b"xmp" in content_type:
+                found.add(item)
+    return found
+
+
+def strip_heif(data: bytes) -> bytes:
+    """The same HEIF file without its Exif and XMP items; every other byte of the image (its
+    coded pixels, colour profile, rotation, thumbnails) is left as it was, so nothing is
+    re-encoded.
+
+    The metadata items are removed from the `meta` box (their entries in iinf, iloc, iref and
+    ipma) and their bytes zeroed where they lay (in mdat or idat), so not even a forensic read
+    finds the location. The `meta` box shrinks; a top-level `free` box of the difference follows
+    it, so every file offset of the image data (iloc) stays valid.
+    """
+    work = bytearray(data)
+    top = _heif_boxes(work, 0, len(work))
+    metas = [b for b in top if b[0] == b"meta"]
+    if len(metas) != 1:
+        raise _corrupt()
+    _, meta_start, meta_body, meta_end = metas[0]
+    children = _heif_boxes(work, meta_body + 4, meta_end)
+    by_kind = {kind: box for box in children for kind in (box[0],)}
+    iinf, iloc = by_kind.get(b"iinf"), by_kind.get(b"iloc")
+    if iinf is None or iloc is None:
+        raise _corrupt()
+    removed = _metadata_items(work, iinf)
+    if not removed:
+        return data
+
+    # iloc: drop the removed items' entries, zero their bytes.
+    _, _, body, end = iloc
+    version = work[body]
+    sizes = work[body + 4], work[body + 5]
+    offset_size, length_size = sizes[0] >> 4, sizes[0] & 15
+    base_size, index_size = sizes[1] >> 4, (sizes[1] & 15) if version in (1, 2) else 0
+    pos = body + 6
+    count_size = 2 if version < 2 else 4
+    count = _uint(work, pos, count_size)
+    pos += count_size
+    kept_entries: list[bytes] = []
+    idat = by_kind.get(b"idat")
+    for _ in range(count):
+        entry_start = pos
+        item = _uint(work, pos, 2 if version < 2 else 4)
+        pos += 2 if version < 2 else 4
+        method = 0
+        if version in (1, 2):
+            method = _uint(work, pos, 2) & 15
+            pos += 2
+        reference = _uint(work, pos, 2)
+        base = _uint(work, pos + 2, base_size)
+        pos += 2 + base_size
+        extents = _uint(work, pos, 2)
+        pos += 2
+        spans = []
+        for _ in range(extents):
+            pos += index_size
+            offset = _uint(work, pos, offset_size)
+            length = _uint(work, pos + offset_size, length_size)
+            pos += offset_size + length_size
+            spans.append((base + offset, length))
+        if pos > end:
+            raise _corrupt()
+        if item not in removed:
+            kept_entries.append(bytes(work[entry_start:pos]))
+            continue
+        origin = 0 if method == 0 and reference == 0 else None
+        if method == 1 and idat is not None:
+            origin = idat[2]
+        if origin is None:
+            raise _corrupt()  # data elsewhere: cannot be sure it is gone
+        for start, length in spans:
+            start += origin
+            if length == 0 or start + length > len(work):
+                raise _corrupt()
+            work[start : start + length] = bytes(length)
+    new_iloc = (
+        bytes(work[body : body + 6])
+        + len(kept_entries).to_bytes(count_size, "big")
+        + b"".join(kept_entries)
+    )
+
+    # iinf: the other items' entries.
+    _, _, body, end = iinf
+    version = work[body]
+    id_count_size = 2 if version == 0 else 4
+    infes = []
+    for kind, start, p, box_end in _heif_boxes(work, body + 4 + id_count_size, end):
+        if kind == b"infe" and work[p] >= 2:
+            if _uint(work, p + 4, 2 if work[p] == 2 else 4) in removed:
+                continue
+        infes.append(bytes(work[start:box_end]))
+    new_iinf = (
+        bytes(work[body : body + 4]) + len(infes).to_bytes(id_count_size, "big") + b"".join(infes)
+    )
+
+    def new_iref(box: tuple[bytes, int, int, int]) -> bytes:
+        _, _, body, end = box
+        id_size = 2 if work[body] == 0 else 4
+        refs = []
+        for kind, _, p, _box_end in _heif_boxes(work, body + 4, end):
+            source = _uint(work, p, id_size)
+            n = _uint(work, p + id_size, 2)
+            targets = [_uint(work, p + id_size + 2 + i * id_size, id_size) for i in range(n)]
+            kept = [t for t in targets if t not in removed]
+            if source in removed or not kept:
+                continue
+            refs.append(
+                _box(
+                    kind,
+                    source.to_bytes(id_size, "big")
+                    + len(kept).to_bytes(2, "big")
+                    + b"".join(t.to_bytes(id_size, "big") for t in kept),
+                )
+            )
+        return _box(b"iref", bytes(work[body : body + 4]) + b"".join(refs))
+
+    def new_ipma(box: tuple[bytes, int, int, int]) -> bytes:
+        _, _, body, end = box
+        version, flags = work[body], work[body + 3]  # the low byte of the 24-bit flags
+        id_size = 2 if version < 1 else 4
+        assoc_size = 2 if flags & 1 else 1
+        n = _uint(work, body + 4, 4)
+        pos = body + 8
+        entries = []
+        for _ in range(n):
+            start = pos
+            item = _uint(work, pos, id_size)
+            associations = work[pos + id_size]
+            pos += id_size + 1 + associations * assoc_size
+            if pos > end:
+                raise _corrupt()
+            if item not in removed:
+                entries.append(bytes(work[start:pos]))
+        return _box(
+            b"ipma",
+            bytes(work[body : body + 4]) + len(entries).to_bytes(4, "big") + b"".join(entries),
+        )
+
+    def new_iprp(box: tuple[bytes, int, int, int]) -> bytes:
+        parts = [
+            new_ipma(child) if child[0] == b"ipma" else bytes(work[child[1] : child[3]])
+            for child in _heif_boxes(work, box[2], box[3])
+        ]
+        return _box(b"iprp", b"".join(parts))
+
+    parts = []
+    for child in children:
+        kind = child[0]
+        if kind == b"iinf":
+            parts.append(_box(b"iinf", new_iinf))
+        elif kind == b"iloc":
+            parts.append(_box(b"iloc", new_iloc))
+        elif kind == b"iref":
+            parts.append(new_iref(child))
+        elif kind == b"iprp":
+            parts.append(new_iprp(child))
+        else:
+            parts.append(bytes(work[child[1] : child[3]]))
+    meta = _box(b"meta", bytes(work[meta_body : meta_body + 4]) + b"".join(parts))
+    gap = (meta_end - meta_start) - len(meta)
+    if gap < 8:
+        raise _corrupt()  # cannot happen: an infe entry alone is longer
+    free = struct.pack(">I", gap) + b"free" + bytes(gap - 8)
+    return bytes(work[:meta_start]) + meta + free + bytes(work[meta_end:])

@@ -112,3 +112,30 @@ class LikedPage(BaseModel):
 
     items: list[FeedItem]
     next_cursor: str | None
+
+
+class ReportedPhoto(BaseModel):
+    """A photo of your event that was reported or that you hid."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    captured_at: UtcDatetime
+    hidden: bool = Field(description="Hidden from everyone but its owner.")
+    hidden_by_host: bool = Field(description="You hid it (hide, or your own report).")
+    reports: int = Field(description="Reports not dismissed by a restore, guests' included.")
+    counted_reports: int = Field(
+        description="Those that count toward hiding it for everyone (guests' do not)."
+    )
+    last_report_at: UtcDatetime | None
+    reasons: list[str] = Field(description="The reasons given, oldest first.")
+    urls: PhotoUrls
+
+
+class ReportsPage(BaseModel):
+    """Reported or hidden photos of the event, oldest capture first."""
+
+    items: list[ReportedPhoto]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )

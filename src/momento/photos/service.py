@@ -163,7 +163,11 @@ DELETE FROM public.photo_likes WHERE photo_id = %(id)s AND user_id = auth.uid()
 RETURNING photo_id
 """
 
-REPORT: LiteralString = "SELECT public.report_photo(%(id)s, %(reason)s) AS ok"
+# Migration 0023: the server's threshold travels with the call, which only the login role may
+# make (Database.user_call adds the caller's claims).
+REPORT: LiteralString = (
+    "SELECT momento.report_photo(%(claims)s, %(id)s, %(reason)s, %(threshold)s) AS ok"
+)
 
 
 def _photo(row: dict[str, Any]) -> Photo:
@@ -445,6 +449,9 @@ async def unlike(services: Services, user: CurrentUser, photo_id: uuid.UUID) -> 
 async def report(
     services: Services, user: CurrentUser, photo_id: uuid.UUID, reason: str | None
 ) -> None:
-    rows = await services.db.user_fetch(user.claims, REPORT, {"id": photo_id, "reason": reason})
+    """Report a photo: hidden for the caller at once, for everyone when the caller is the
+    event's host or once `reports_to_hide` members reported it (migration 0023)."""
+    params = {"id": photo_id, "reason": reason, "threshold": services.settings.reports_to_hide}
+    rows = await services.db.user_call(user.claims, REPORT, params)
     if not rows or not rows[0]["ok"]:
         raise PhotoNotFound()

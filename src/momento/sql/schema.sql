@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0016 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0023 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -215,6 +215,67 @@ $$;
 
 
 --
+-- Name: report_photo(text, uuid, text, integer); Type: FUNCTION; Schema: momento; Owner: -
+--
+
+CREATE FUNCTION momento.report_photo(p_claims text, p_photo uuid, p_reason text, p_reports_to_hide integer) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid;
+  target record;
+  already boolean;
+  anonymous boolean;
+  counted bigint;
+BEGIN
+  PERFORM set_config('request.jwt.claims', p_claims, true);
+  uid := auth.uid();
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  SELECT p.id, p.user_id, p.is_flagged, e.creator_id INTO target
+  FROM public.photos p JOIN public.events e ON e.id = p.event_id
+  WHERE p.id = p_photo
+    AND p.upload_status = 'uploaded'
+    AND p.event_id IN (SELECT private.my_revealed_event_ids())
+  FOR UPDATE OF p;
+  IF target.id IS NULL THEN
+    RETURN false;
+  END IF;
+  already := EXISTS (
+    SELECT 1 FROM momento.photo_reports r WHERE r.photo_id = p_photo AND r.reporter_id = uid
+  );
+  IF already THEN
+    RETURN true;
+  END IF;
+  IF target.is_flagged IS TRUE AND target.creator_id <> uid AND target.user_id <> uid THEN
+    -- Hidden for everyone: not visible to this caller any more.
+    RETURN false;
+  END IF;
+  SELECT coalesce(u.is_anonymous, false) INTO anonymous FROM auth.users u WHERE u.id = uid;
+  INSERT INTO momento.photo_reports (photo_id, reporter_id, by_creator, by_anonymous, reason)
+  VALUES (p_photo, uid, target.creator_id = uid, coalesce(anonymous, false),
+    nullif(btrim(p_reason), ''));
+  IF target.is_flagged IS TRUE THEN
+    RETURN true;
+  END IF;
+  IF target.creator_id = uid THEN
+    UPDATE public.photos SET is_flagged = true WHERE id = p_photo;
+    RETURN true;
+  END IF;
+  SELECT count(*) INTO counted FROM momento.photo_reports r
+  WHERE r.photo_id = p_photo AND NOT r.by_anonymous AND NOT r.by_creator
+    AND r.dismissed_at IS NULL;
+  IF counted >= greatest(p_reports_to_hide, 1) THEN
+    UPDATE public.photos SET is_flagged = true WHERE id = p_photo;
+  END IF;
+  RETURN true;
+END
+$$;
+
+
+--
 -- Name: add_creator_as_member(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -268,6 +329,32 @@ BEGIN
     DELETE FROM momento.event_photo_totals;
   END IF;
   RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: announce_deleted_files(text[]); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.announce_deleted_files(p_prefixes text[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  payload text;
+BEGIN
+  IF coalesce(cardinality(p_prefixes), 0) = 0 THEN
+    RETURN;
+  END IF;
+  INSERT INTO momento.deleted_files AS d (prefix)
+  SELECT DISTINCT unnest(p_prefixes) ORDER BY 1
+  ON CONFLICT (prefix) DO UPDATE SET deleted_at = now();
+  payload := array_to_string(p_prefixes, ' ');
+  IF octet_length(payload) > 7000 THEN
+    payload := '*';
+  END IF;
+  PERFORM pg_notify('momento_deleted_files', payload);
 END
 $$;
 
@@ -347,6 +434,27 @@ CREATE FUNCTION private.event_premium_state(p_event uuid, p_creator uuid, p_crea
       WHERE p.event_id = p_event AND p.refunded_at IS NULL
     )
     OR private.host_covers(p_creator, p_created)
+$$;
+
+
+--
+-- Name: events_deleted(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.events_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM private.announce_deleted_files(
+      ARRAY(SELECT 'events/' || o.id::text || '/' FROM old_rows o ORDER BY 1)
+    );
+    RETURN NULL;
+  END IF;
+  PERFORM private.announce_deleted_files(ARRAY['events/' || NEW.id::text || '/']);
+  RETURN NULL;
+END
 $$;
 
 
@@ -439,6 +547,21 @@ $$;
 
 
 --
+-- Name: my_reported_photo_ids(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.my_reported_photo_ids() RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10
+    SET search_path TO ''
+    AS $$
+BEGIN
+  RETURN QUERY
+  SELECT r.photo_id FROM momento.photo_reports r WHERE r.reporter_id = auth.uid();
+END
+$$;
+
+
+--
 -- Name: my_revealed_event_ids(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -487,6 +610,23 @@ $$;
 
 
 --
+-- Name: photos_deleted(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.photos_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  PERFORM private.announce_deleted_files(
+    ARRAY(SELECT o.storage_path || '/' FROM old_rows o ORDER BY 1)
+  );
+  RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: premium_for_host_events(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -500,6 +640,23 @@ BEGIN
     NEW.is_premium := true;
   END IF;
   RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: queue_purge_event(uuid); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.queue_purge_event(p_event uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+  INSERT INTO public.procrastinate_jobs (queue_name, task_name, queueing_lock, args)
+  VALUES ('maintenance', 'cleanup:purge_event', 'cleanup:purge_event:' || p_event::text,
+    jsonb_build_object('event_id', p_event::text))
+  ON CONFLICT DO NOTHING;
 END
 $$;
 
@@ -650,7 +807,11 @@ CREATE FUNCTION public.delete_event(p_event uuid) RETURNS boolean
 BEGIN
   UPDATE public.events SET is_deleted = true
   WHERE id = p_event AND creator_id = auth.uid() AND NOT is_deleted;
-  RETURN FOUND;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM private.queue_purge_event(p_event);
+  RETURN true;
 END
 $$;
 
@@ -669,6 +830,82 @@ BEGIN
     coalesce((SELECT t.photo_count FROM momento.event_photo_totals t WHERE t.event_id = ev.id), 0)
   FROM (SELECT DISTINCT unnest(p_events) AS id) ev
   WHERE ev.id IN (SELECT private.my_event_ids());
+END
+$$;
+
+
+--
+-- Name: event_reports(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.event_reports(p_event uuid, p_after_ts timestamp with time zone, p_after_id uuid, p_limit integer) RETURNS TABLE(id uuid, user_id uuid, username text, captured_at timestamp with time zone, storage_path text, hidden boolean, hidden_by_host boolean, reports bigint, counted_reports bigint, last_report_at timestamp with time zone, reasons text[])
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  RETURN QUERY
+  WITH ev AS (
+    SELECT e.id FROM public.events e
+    WHERE e.id = p_event AND e.creator_id = auth.uid() AND NOT e.is_deleted
+  ), page AS (
+    SELECT p.id, p.user_id, p.username, p.captured_at, p.storage_path,
+      coalesce(p.is_flagged, false) AS hidden, s.*
+    FROM public.photos p
+    CROSS JOIN LATERAL (
+      SELECT coalesce(bool_or(r.by_creator), false) AS hidden_by_host,
+        count(*) FILTER (WHERE NOT r.by_creator AND r.dismissed_at IS NULL) AS reports,
+        count(*) FILTER (
+          WHERE NOT r.by_creator AND r.dismissed_at IS NULL AND NOT r.by_anonymous
+        ) AS counted_reports,
+        max(r.created_at) FILTER (WHERE r.dismissed_at IS NULL) AS last_report_at,
+        array_remove(
+          array_agg(r.reason ORDER BY r.created_at) FILTER (WHERE r.dismissed_at IS NULL),
+          NULL
+        ) AS reasons
+      FROM momento.photo_reports r WHERE r.photo_id = p.id
+    ) s
+    WHERE p.event_id = (SELECT ev.id FROM ev)
+      AND (p.captured_at, p.id) > (p_after_ts, p_after_id)
+      AND (p.is_flagged OR s.reports > 0)
+    ORDER BY p.captured_at, p.id
+    LIMIT p_limit
+  )
+  SELECT page.id, page.user_id, page.username, page.captured_at, page.storage_path,
+    page.hidden, page.hidden_by_host, page.reports, page.counted_reports,
+    page.last_report_at, coalesce(page.reasons, '{}')
+  FROM ev LEFT JOIN page ON true
+  ORDER BY page.captured_at, page.id;
+END
+$$;
+
+
+--
+-- Name: hide_photo(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.hide_photo(p_photo uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid := auth.uid();
+  target uuid;
+BEGIN
+  IF uid IS NULL THEN
+    RETURN false;
+  END IF;
+  SELECT p.id INTO target
+  FROM public.photos p JOIN public.events e ON e.id = p.event_id
+  WHERE p.id = p_photo AND e.creator_id = uid AND NOT e.is_deleted
+  FOR UPDATE OF p;
+  IF target IS NULL THEN
+    RETURN false;
+  END IF;
+  INSERT INTO momento.photo_reports (photo_id, reporter_id, by_creator)
+  VALUES (p_photo, uid, true)
+  ON CONFLICT (photo_id, reporter_id) DO UPDATE SET by_creator = true, dismissed_at = NULL;
+  UPDATE public.photos SET is_flagged = true WHERE id = p_photo AND is_flagged IS NOT TRUE;
+  RETURN true;
 END
 $$;
 
@@ -1224,39 +1461,31 @@ $$;
 
 
 --
--- Name: report_photo(uuid, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: restore_photo(uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.report_photo(p_photo uuid, p_reason text) RETURNS boolean
+CREATE FUNCTION public.restore_photo(p_photo uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 DECLARE
   uid uuid := auth.uid();
-  target record;
+  target uuid;
 BEGIN
   IF uid IS NULL THEN
-    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+    RETURN false;
   END IF;
-  SELECT p.id, p.event_id, p.is_flagged, e.creator_id INTO target
+  SELECT p.id INTO target
   FROM public.photos p JOIN public.events e ON e.id = p.event_id
-  WHERE p.id = p_photo
-    AND p.upload_status = 'uploaded'
-    AND p.event_id IN (SELECT private.my_revealed_event_ids())
+  WHERE p.id = p_photo AND e.creator_id = uid AND NOT e.is_deleted
   FOR UPDATE OF p;
-  IF target.id IS NULL THEN
+  IF target IS NULL THEN
     RETURN false;
   END IF;
-  IF target.is_flagged IS TRUE AND NOT EXISTS (
-    SELECT 1 FROM momento.photo_reports r WHERE r.photo_id = p_photo AND r.reporter_id = uid
-  ) AND target.creator_id <> uid THEN
-    -- Hidden by someone else: not visible to this caller any more.
-    RETURN false;
-  END IF;
-  UPDATE public.photos SET is_flagged = true WHERE id = p_photo;
-  INSERT INTO momento.photo_reports (photo_id, reporter_id, by_creator, reason)
-  VALUES (p_photo, uid, target.creator_id = uid, nullif(btrim(p_reason), ''))
-  ON CONFLICT (photo_id, reporter_id) DO NOTHING;
+  DELETE FROM momento.photo_reports WHERE photo_id = p_photo AND by_creator;
+  UPDATE momento.photo_reports SET dismissed_at = now()
+  WHERE photo_id = p_photo AND dismissed_at IS NULL;
+  UPDATE public.photos SET is_flagged = false WHERE id = p_photo AND is_flagged IS NOT FALSE;
   RETURN true;
 END
 $$;
@@ -1381,6 +1610,16 @@ CREATE TABLE momento.announced_photos (
 
 
 --
+-- Name: deleted_files; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.deleted_files (
+    prefix text NOT NULL,
+    deleted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: event_photo_totals; Type: TABLE; Schema: momento; Owner: -
 --
 
@@ -1428,6 +1667,8 @@ CREATE TABLE momento.photo_reports (
     by_creator boolean DEFAULT false NOT NULL,
     reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    by_anonymous boolean DEFAULT false NOT NULL,
+    dismissed_at timestamp with time zone,
     CONSTRAINT photo_reports_reason_check CHECK (((reason IS NULL) OR (char_length(reason) <= 500)))
 );
 
@@ -1821,6 +2062,14 @@ ALTER TABLE ONLY momento.announced_photos
 
 
 --
+-- Name: deleted_files deleted_files_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.deleted_files
+    ADD CONSTRAINT deleted_files_pkey PRIMARY KEY (prefix);
+
+
+--
 -- Name: event_photo_totals event_photo_totals_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
 --
 
@@ -2068,10 +2317,24 @@ CREATE INDEX host_entitlements_to_sweep ON momento.host_entitlements USING btree
 
 
 --
+-- Name: idx_deleted_files_time; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX idx_deleted_files_time ON momento.deleted_files USING btree (deleted_at);
+
+
+--
 -- Name: idx_file_purges_event; Type: INDEX; Schema: momento; Owner: -
 --
 
 CREATE INDEX idx_file_purges_event ON momento.file_purges USING btree (event_id);
+
+
+--
+-- Name: idx_photo_reports_reporter; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX idx_photo_reports_reporter ON momento.photo_reports USING btree (reporter_id, photo_id);
 
 
 --
@@ -2268,6 +2531,27 @@ CREATE INDEX procrastinate_periodic_defers_job_id_fkey_v1 ON public.procrastinat
 --
 
 CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION private.handle_new_user();
+
+
+--
+-- Name: events announce_deleted_files; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER announce_deleted_files AFTER DELETE ON public.events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.events_deleted();
+
+
+--
+-- Name: photos announce_deleted_files; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER announce_deleted_files AFTER DELETE ON public.photos REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.photos_deleted();
+
+
+--
+-- Name: events announce_soft_deleted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER announce_soft_deleted AFTER UPDATE OF is_deleted ON public.events FOR EACH ROW WHEN ((new.is_deleted AND (NOT COALESCE(old.is_deleted, false)))) EXECUTE FUNCTION private.events_deleted();
 
 
 --
@@ -2618,6 +2902,12 @@ ALTER TABLE ONLY public.profiles
 
 
 --
+-- Name: deleted_files; Type: ROW SECURITY; Schema: momento; Owner: -
+--
+
+ALTER TABLE momento.deleted_files ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: file_purges; Type: ROW SECURITY; Schema: momento; Owner: -
 --
 
@@ -2682,7 +2972,7 @@ CREATE POLICY "Members can see who else is in their events." ON public.event_mem
 -- Name: photos Members see their own photos, and everyone's once revealed.; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Members see their own photos, and everyone's once revealed." ON public.photos FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((upload_status = 'uploaded'::text) AND (is_flagged IS NOT TRUE) AND (event_id IN ( SELECT private.my_revealed_event_ids() AS my_revealed_event_ids)))));
+CREATE POLICY "Members see their own photos, and everyone's once revealed." ON public.photos FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR ((upload_status = 'uploaded'::text) AND (is_flagged IS NOT TRUE) AND (event_id IN ( SELECT private.my_revealed_event_ids() AS my_revealed_event_ids)) AND (NOT (id IN ( SELECT private.my_reported_photo_ids() AS my_reported_photo_ids))))));
 
 
 --
@@ -2894,6 +3184,13 @@ REVOKE ALL ON FUNCTION momento.liked_page(p_claims text, p_event uuid, p_before_
 
 
 --
+-- Name: FUNCTION report_photo(p_claims text, p_photo uuid, p_reason text, p_reports_to_hide integer); Type: ACL; Schema: momento; Owner: -
+--
+
+REVOKE ALL ON FUNCTION momento.report_photo(p_claims text, p_photo uuid, p_reason text, p_reports_to_hide integer) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION add_creator_as_member(); Type: ACL; Schema: private; Owner: -
 --
 
@@ -2905,6 +3202,13 @@ REVOKE ALL ON FUNCTION private.add_creator_as_member() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.add_event_photo_totals() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION announce_deleted_files(p_prefixes text[]); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.announce_deleted_files(p_prefixes text[]) FROM PUBLIC;
 
 
 --
@@ -2926,6 +3230,13 @@ REVOKE ALL ON FUNCTION private.delete_account(p_user uuid) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.event_premium_state(p_event uuid, p_creator uuid, p_created timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION events_deleted(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.events_deleted() FROM PUBLIC;
 
 
 --
@@ -2968,6 +3279,15 @@ GRANT ALL ON FUNCTION private.my_event_ids() TO service_role;
 
 
 --
+-- Name: FUNCTION my_reported_photo_ids(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.my_reported_photo_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.my_reported_photo_ids() TO authenticated;
+GRANT ALL ON FUNCTION private.my_reported_photo_ids() TO service_role;
+
+
+--
 -- Name: FUNCTION my_revealed_event_ids(); Type: ACL; Schema: private; Owner: -
 --
 
@@ -2986,10 +3306,24 @@ GRANT ALL ON FUNCTION private.new_join_code() TO service_role;
 
 
 --
+-- Name: FUNCTION photos_deleted(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.photos_deleted() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION premium_for_host_events(); Type: ACL; Schema: private; Owner: -
 --
 
 REVOKE ALL ON FUNCTION private.premium_for_host_events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION queue_purge_event(p_event uuid); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.queue_purge_event(p_event uuid) FROM PUBLIC;
 
 
 --
@@ -3049,6 +3383,22 @@ GRANT ALL ON FUNCTION public.delete_event(p_event uuid) TO authenticated;
 REVOKE ALL ON FUNCTION public.event_photo_counts(p_events uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.event_photo_counts(p_events uuid[]) TO authenticated;
 GRANT ALL ON FUNCTION public.event_photo_counts(p_events uuid[]) TO service_role;
+
+
+--
+-- Name: FUNCTION event_reports(p_event uuid, p_after_ts timestamp with time zone, p_after_id uuid, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.event_reports(p_event uuid, p_after_ts timestamp with time zone, p_after_id uuid, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.event_reports(p_event uuid, p_after_ts timestamp with time zone, p_after_id uuid, p_limit integer) TO authenticated;
+
+
+--
+-- Name: FUNCTION hide_photo(p_photo uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.hide_photo(p_photo uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.hide_photo(p_photo uuid) TO authenticated;
 
 
 --
@@ -3186,11 +3536,11 @@ REVOKE ALL ON FUNCTION public.procrastinate_update_heartbeat_v1(worker_id bigint
 
 
 --
--- Name: FUNCTION report_photo(p_photo uuid, p_reason text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION restore_photo(p_photo uuid); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.report_photo(p_photo uuid, p_reason text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.report_photo(p_photo uuid, p_reason text) TO authenticated;
+REVOKE ALL ON FUNCTION public.restore_photo(p_photo uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.restore_photo(p_photo uuid) TO authenticated;
 
 
 --

@@ -121,6 +121,15 @@ class RangeNotSatisfiable(FilesError):
 # --- plumbing ----------------------------------------------------------------------------
 
 
+def _refuse_deleted(request: Request, method: str, key: str) -> None:
+    """A signed URL of a deleted photo or event is refused at once (its files may wait for
+    the purge): `momento.storage.deletions`, an in-memory check."""
+    deleted = getattr(request.app.state.services, "deleted_files", None)
+    if deleted is not None and deleted.denies(key):
+        log.info("file request refused", reason="deleted", method=method, key=key)
+        raise FileNotFound()
+
+
 def get_local_storage(request: Request) -> LocalDiskStorage:
     storage = getattr(request.app.state.services, "storage", None)
     if not isinstance(storage, LocalDiskStorage):
@@ -260,6 +269,7 @@ async def get_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
     key = _checked_key(key)
     filename = request.query_params.get("filename", "")
     expires = _verify(storage, request.query_params, "GET", key, filename)
+    _refuse_deleted(request, "GET", key)
     try:
         opened = await storage.open_file(key)
     except StorageNotFound:
@@ -315,6 +325,7 @@ async def put_file(key: str, request: Request, storage: LocalStorageDep) -> Resp
     content_type = query.get("type", "")
     max_bytes = _signed_int(query, "max")
     _verify(storage, query, "PUT", key, content_type, str(max_bytes))
+    _refuse_deleted(request, "PUT", key)
     if request.headers.get("content-type", "").strip() != content_type:
         log.info("file upload refused", reason="content_type_mismatch", key=key)
         raise ContentTypeMismatch(f"Send Content-Type: {content_type}.")
