@@ -20,6 +20,7 @@ from momento import logs
 from momento.analytics import from_settings as analytics_from_settings
 from momento.analytics.client import Analytics, NoAnalytics
 from momento.auth import keys
+from momento.auth.apple.keys import AppleKeys
 from momento.auth.tokens import TokenService
 from momento.config import Settings
 from momento.db import Database
@@ -56,6 +57,8 @@ class Services:
     analytics: Analytics = field(default_factory=NoAnalytics)
     # Push notifications: APNs when configured (`momento.push.from_settings`), else logged.
     push: Sender = field(default_factory=ConsoleSender)
+    # Apple's identity token keys, fetched and cached on the first Sign in with Apple.
+    apple_keys: AppleKeys = field(default_factory=AppleKeys)
 
 
 def build_storage(settings: Settings) -> Storage:

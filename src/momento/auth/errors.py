@@ -22,7 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from momento.errors import PROBLEM_JSON, MomentoError, RateLimited
+from momento.errors import PROBLEM_JSON, MomentoError, RateLimited, ServiceUnavailable
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION = "2024-01-01"
@@ -200,6 +200,39 @@ class SessionExpired(AuthError):
 
     status = 400
     code = "session_expired"
+
+
+# --- Sign in with Apple (the id_token grant) -------------------------------------------------
+
+
+class ProviderDisabled(AuthError):
+    """Provider (issuer "https://appleid.apple.com") is not enabled"""
+
+    status = 400
+    code = "provider_disabled"
+
+
+class BadIdToken(AuthError):
+    """Bad ID token"""
+
+    # GoTrue answers these as an OAuth error, 400 {"error": "invalid request",
+    # "error_description": ...}, without an error code; both members ride along here, and the
+    # code is GoTrue's for credentials that do not sign anyone in.
+    status = 400
+    code = "invalid_credentials"
+
+    def __init__(self, detail: str | None = None, *, error: str = "invalid request") -> None:
+        text = detail or "Bad ID token"
+        super().__init__(text, extra={"error": error, "error_description": text})
+
+
+class ProviderUnavailable(AuthError, ServiceUnavailable):
+    """Apple's keys cannot be fetched right now; try again shortly."""
+
+    # Not GoTrue's (it answers 500): the provider is down, the client may retry.
+    status = 503
+    code = "provider_unavailable"
+    retry_after = 5
 
 
 # --- mailed codes and PKCE -------------------------------------------------------------------
