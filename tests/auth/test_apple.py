@@ -101,7 +101,8 @@ async def test_first_sign_in_creates_a_confirmed_apple_account(
     assert identity["identity_data"]["email_verified"] is True
     assert identity["email"] == "ana@example.com"
     for key in ("created_at", "updated_at", "last_sign_in_at"):
-        assert identity[key].endswith("Z") and "T" in identity[key]
+        assert identity[key].endswith("Z")
+        assert "T" in identity[key]
     claims = asvc.tokens.verify(session["access_token"])
     assert claims["amr"][0]["method"] == "oauth"
     assert claims["app_metadata"]["provider"] == "apple"
@@ -381,7 +382,7 @@ async def test_authorization_code_is_exchanged_and_kept_sealed(
     with pytest.raises(InvalidTag):
         apple_client.unseal(key, uuid.uuid4(), sealed)  # the user id is the associated data
     # Apple got a client secret it accepted (the fake checks its signature and claims).
-    [(path, form)] = [(p, f) for p, f in apple.requests if p == "token"]
+    [(_path, form)] = [(p, f) for p, f in apple.requests if p == "token"]
     assert form["grant_type"] == "authorization_code"
     assert form["client_id"] == CLIENT_ID
 
@@ -546,7 +547,8 @@ def test_client_ids_read_as_a_list_or_comma_separated() -> None:
     assert load_settings(apple_client_ids='["a.b"]').apple_client_ids == ["a.b"]
     plain = load_settings()
     assert plain.apple_client_ids == []
-    assert not plain.apple_enabled and not plain.apple_exchange_configured
+    assert not plain.apple_enabled
+    assert not plain.apple_exchange_configured
 
 
 def test_the_code_exchange_settings_go_together(tmp_path: Path) -> None:
