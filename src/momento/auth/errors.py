@@ -212,18 +212,11 @@ class ProviderDisabled(AuthError):
     code = "provider_disabled"
 
 
-class BadIdToken(AuthError):
-    """Bad ID token"""
-
-    # GoTrue answers these as an OAuth error, 400 {"error": "invalid request",
-    # "error_description": ...}, without an error code; both members ride along here, and the
-    # code is GoTrue's for credentials that do not sign anyone in.
-    status = 400
-    code = "invalid_credentials"
-
-    def __init__(self, detail: str | None = None, *, error: str = "invalid request") -> None:
-        text = detail or "Bad ID token"
-        super().__init__(text, extra={"error": error, "error_description": text})
+def bad_id_token(detail: str = "Bad ID token", error: str = "invalid request") -> AuthError:
+    """A refused identity token. GoTrue answers these as an OAuth error, 400 `{"error":
+    "invalid request", "error_description": ...}` with no error code; both members ride along
+    here, with GoTrue's code for credentials that sign nobody in."""
+    return InvalidCredentials(detail, extra={"error": error, "error_description": detail})
 
 
 class ProviderUnavailable(AuthError, ServiceUnavailable):

@@ -34,13 +34,14 @@ from momento.auth import queries as q
 from momento.auth.apple import keys as apple_keys
 from momento.auth.apple import queries as aq
 from momento.auth.errors import (
-    BadIdToken,
     EmailExists,
+    InvalidCredentials,
     ProviderDisabled,
     ProviderUnavailable,
     SignupDisabled,
     UserBanned,
     ValidationFailed,
+    bad_id_token,
 )
 from momento.auth.sessions import sign_in
 from momento.auth.shared import ClientInfo, limit
@@ -71,7 +72,7 @@ def _truthy(value: Any) -> bool:
     ValidationFailed,
     ProviderDisabled,
     *raised_by(limit),
-    BadIdToken,
+    InvalidCredentials,
     ProviderUnavailable,
     EmailExists,
     SignupDisabled,
@@ -124,18 +125,18 @@ async def id_token_grant(
         log.info("apple id token refused", reason=str(exc))
         if str(exc) == "audience":
             aud = apple_keys.unverified_claims(id_token).get("aud")
-            raise BadIdToken(f"Unacceptable audience in id_token: [{aud}]") from None
-        raise BadIdToken() from None
+            raise bad_id_token(f"Unacceptable audience in id_token: [{aud}]") from None
+        raise bad_id_token() from None
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise BadIdToken("Missing sub claim in id_token")
+        raise bad_id_token("Missing sub claim in id_token")
     token_nonce = claims.get("nonce") or ""
     if bool(token_nonce) != bool(nonce):
-        raise BadIdToken("Passed nonce and nonce in id_token should either both exist or not.")
+        raise bad_id_token("Passed nonce and nonce in id_token should either both exist or not.")
     if not nonce:
-        raise BadIdToken("A nonce is required: the raw nonce whose SHA-256 hex is in id_token.")
+        raise bad_id_token("A nonce is required: the raw nonce whose SHA-256 hex is in id_token.")
     if hashlib.sha256(nonce.encode()).hexdigest() != token_nonce:
-        raise BadIdToken("Nonces mismatch", error="invalid nonce")
+        raise bad_id_token("Nonces mismatch", error="invalid nonce")
 
     data = identity_data(claims)
     email = data.get("email") if _truthy(claims.get("email_verified", True)) else None
