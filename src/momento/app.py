@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from momento import __version__, logs
 from momento.analytics.endpoints import router as analytics_router
+from momento.auth.apple.endpoints import router as apple_router
 from momento.auth.endpoints import router as auth_router
 from momento.auth.errors import gotrue_response, render_gotrue
 from momento.billing.endpoints import router as billing_router
@@ -308,6 +309,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     install_docs(app)
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")
+    app.include_router(apple_router, prefix="/v1")
     app.include_router(photos_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")

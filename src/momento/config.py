@@ -8,13 +8,14 @@ the defaults that are only safe on a laptop into errors.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -203,6 +204,31 @@ class Settings(BaseSettings):
     # between are announced together).
     push_new_photos_interval: int = Field(600, ge=10)
 
+    # --- Sign in with Apple ---
+    # The client ids Apple identity tokens may be issued to (their `aud`): the app's bundle id,
+    # and a services id for web sign-in; comma-separated or a JSON list. Unset, the `apple`
+    # provider is disabled (the id_token grant answers GoTrue's provider_disabled).
+    apple_client_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # For exchanging the app's authorization code (and revoking the refresh token it yields when
+    # an account is deleted, as the App Store requires): the team id, the Sign in with Apple
+    # key's id and its .p8 key (PEM text in APPLE_PRIVATE_KEY, or a path in
+    # APPLE_PRIVATE_KEY_FILE). All or none; the id_token grant needs only the client ids.
+    apple_team_id: str | None = None
+    apple_key_id: str | None = None
+    apple_private_key: str | None = Field(None, repr=False)
+    apple_private_key_file: Path | None = None
+    # Apple's base URL (/auth/keys, /auth/token, /auth/revoke): a fake in tests.
+    apple_url: str = "https://appleid.apple.com"
+    # One request to Apple gives up after this many seconds (the app's request is waiting).
+    apple_timeout: float = Field(10.0, gt=0, le=60)
+    # Apple's signing keys are cached this long (an unknown key id refetches them, at most
+    # once a minute).
+    apple_keys_ttl: Seconds = 3600
+    # Encrypts stored Apple refresh tokens (AES-GCM, key derived with HKDF). Generated and kept
+    # in the data directory unless set; required in production when the code exchange is
+    # configured. Changing it makes the stored tokens unreadable (they can then not be revoked).
+    apple_token_secret: str | None = Field(None, min_length=32, repr=False)
+
     # --- jobs ---
     # `momento serve` runs a job worker in its process; turn off when separate
     # `momento worker` processes run the jobs.
@@ -326,6 +352,57 @@ class Settings(BaseSettings):
             raise ValueError(f"APNS_KEY_FILE {self.apns_key_file} is not a readable file")
         return self
 
+    @field_validator("apple_client_ids", mode="before")
+    @classmethod
+    def _split_client_ids(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
+
+    @field_validator("apple_team_id", "apple_key_id", "apple_private_key")
+    @classmethod
+    def _apple_blank_is_unset(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+    @field_validator("apple_url")
+    @classmethod
+    def _check_apple_url(cls, v: str) -> str:
+        problem = "must be an http(s):// URL such as https://appleid.apple.com"
+        return _url(v, ("http", "https"), problem).rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_apple(self) -> Settings:
+        if self.apple_private_key and self.apple_private_key_file:
+            raise ValueError(
+                "set MOMENTO_APPLE_PRIVATE_KEY or MOMENTO_APPLE_PRIVATE_KEY_FILE, not both"
+            )
+        given = {
+            "MOMENTO_APPLE_TEAM_ID": bool(self.apple_team_id),
+            "MOMENTO_APPLE_KEY_ID": bool(self.apple_key_id),
+            "MOMENTO_APPLE_PRIVATE_KEY (or _FILE)": bool(
+                self.apple_private_key or self.apple_private_key_file
+            ),
+        }
+        if any(given.values()):
+            missing = [name for name, ok in given.items() if not ok]
+            if not self.apple_client_ids:
+                missing.append("MOMENTO_APPLE_CLIENT_IDS")
+            if missing:
+                raise ValueError(
+                    "the Apple code exchange needs MOMENTO_APPLE_CLIENT_IDS, _TEAM_ID, _KEY_ID"
+                    " and _PRIVATE_KEY (or _PRIVATE_KEY_FILE) together; missing "
+                    + ", ".join(missing)
+                )
+        if self.apple_private_key_file is not None and not self.apple_private_key_file.is_file():
+            raise ValueError(
+                f"MOMENTO_APPLE_PRIVATE_KEY_FILE {self.apple_private_key_file}"
+                " is not a readable file"
+            )
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, v: str) -> str:
@@ -357,6 +434,8 @@ class Settings(BaseSettings):
             ]
             if self.local_storage and not self.files_signing_secret:
                 missing.append("FILES_SIGNING_SECRET")
+            if self.apple_exchange_configured and not self.apple_token_secret:
+                missing.append("MOMENTO_APPLE_TOKEN_SECRET")
             if missing:
                 raise ValueError("production mode needs " + ", ".join(missing) + " to be set")
         return self
@@ -387,6 +466,29 @@ class Settings(BaseSettings):
             return self.apns_key.replace("\\n", "\n")
         if self.apns_key_file is not None:
             return self.apns_key_file.read_text(encoding="utf-8")
+        return None
+
+    @property
+    def apple_enabled(self) -> bool:
+        """True when Sign in with Apple is on (client ids set)."""
+        return bool(self.apple_client_ids)
+
+    @property
+    def apple_exchange_configured(self) -> bool:
+        """True when authorization codes can be exchanged and tokens revoked at Apple."""
+        return bool(
+            self.apple_client_ids
+            and self.apple_team_id
+            and self.apple_key_id
+            and (self.apple_private_key or self.apple_private_key_file)
+        )
+
+    def apple_private_key_pem(self) -> str | None:
+        """The Sign in with Apple .p8 key's PEM text, from the setting or its file."""
+        if self.apple_private_key:
+            return self.apple_private_key.replace("\\n", "\n")
+        if self.apple_private_key_file is not None:
+            return self.apple_private_key_file.read_text(encoding="utf-8")
         return None
 
     @property

@@ -20,6 +20,7 @@ from momento import logs
 from momento.analytics import from_settings as analytics_from_settings
 from momento.analytics.client import Analytics, NoAnalytics
 from momento.auth import keys
+from momento.auth.apple.keys import AppleKeys
 from momento.auth.tokens import TokenService
 from momento.config import Settings
 from momento.db import Database
@@ -61,6 +62,8 @@ class Services:
     # Prefixes of deleted files whose signed local URLs are refused at once; fed in API
     # processes by `momento.storage.deletions.DeletionListener` (started with the app).
     deleted_files: DenyList = field(default_factory=lambda: DenyList(7 * 24 * 3600))
+    # Apple's identity token keys, fetched and cached on the first Sign in with Apple.
+    apple_keys: AppleKeys = field(default_factory=AppleKeys)
 
 
 def build_storage(settings: Settings) -> Storage:

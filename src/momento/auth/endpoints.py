@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from momento import __version__
 from momento.auth import links, otp, pkce, sessions, users
+from momento.auth.apple import signin as apple_signin
 from momento.auth.errors import (
     AuthError,
     BadJson,
@@ -29,6 +30,7 @@ from momento.auth.errors import (
 )
 from momento.auth.schemas import (
     GoTrueProblem,
+    IdTokenGrantBody,
     OtpBody,
     PasswordGrantBody,
     PkceGrantBody,
@@ -109,9 +111,15 @@ async def signup(
 
 @router.post(
     "/token",
-    summary="Sign in (grant_type=password), refresh (refresh_token) or exchange a code (pkce)",
+    summary="Sign in (grant_type=password), refresh (refresh_token), exchange a code (pkce) or"
+    " sign in with Apple (id_token)",
     responses=gotrue_problems(
-        *raised_by(sessions.password_grant, sessions.refresh_grant, sessions.pkce_grant),
+        *raised_by(
+            sessions.password_grant,
+            sessions.refresh_grant,
+            sessions.pkce_grant,
+            apple_signin.id_token_grant,
+        ),
         InvalidCredentials,
         *_BODY,
     ),
@@ -129,6 +137,17 @@ async def token(
         code = await parse_body(request, PkceGrantBody)
         return await sessions.pkce_grant(
             services, code.auth_code, code.code_verifier, client_info(request)
+        )
+    if grant_type == "id_token":
+        it = await parse_body(request, IdTokenGrantBody)
+        return await apple_signin.id_token_grant(
+            services,
+            it.provider,
+            it.id_token,
+            it.nonce,
+            it.issuer,
+            it.client_id,
+            client_info(request),
         )
     raise InvalidCredentials("unsupported_grant_type")
 
@@ -327,7 +346,7 @@ async def settings(services: ServicesDep) -> dict[str, Any]:
             "anonymous_users": False,
             "email": True,
             "phone": False,
-            "apple": False,
+            "apple": s.apple_enabled,
             "google": False,
             "github": False,
         },

@@ -22,7 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from momento.errors import PROBLEM_JSON, MomentoError, RateLimited
+from momento.errors import PROBLEM_JSON, MomentoError, RateLimited, ServiceUnavailable
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION = "2024-01-01"
@@ -200,6 +200,32 @@ class SessionExpired(AuthError):
 
     status = 400
     code = "session_expired"
+
+
+# --- Sign in with Apple (the id_token grant) -------------------------------------------------
+
+
+class ProviderDisabled(AuthError):
+    """Provider (issuer "https://appleid.apple.com") is not enabled"""
+
+    status = 400
+    code = "provider_disabled"
+
+
+def bad_id_token(detail: str = "Bad ID token", error: str = "invalid request") -> AuthError:
+    """A refused identity token. GoTrue answers these as an OAuth error, 400 `{"error":
+    "invalid request", "error_description": ...}` with no error code; both members ride along
+    here, with GoTrue's code for credentials that sign nobody in."""
+    return InvalidCredentials(detail, extra={"error": error, "error_description": detail})
+
+
+class ProviderUnavailable(AuthError, ServiceUnavailable):
+    """Apple's keys cannot be fetched right now; try again shortly."""
+
+    # Not GoTrue's (it answers 500): the provider is down, the client may retry.
+    status = 503
+    code = "provider_unavailable"
+    retry_after = 5
 
 
 # --- mailed codes and PKCE -------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The SQL of the auth operations (tables of schema `auth`, as GoTrue's; see the migrations).
 
 Mailed codes are checked by the verification type's own statement (`VERIFY`): each names the
-token and sent-at columns that type is stored in.
+token and sent-at columns that type is stored in. Using a code also records that the address was
+proven by mail (`email_verified_by_mail_at`: Apple sign-in links to an account by its address
+only then, see auth/apple).
 """
 
 from __future__ import annotations
@@ -10,12 +12,23 @@ from typing import LiteralString
 
 # --- users ---------------------------------------------------------------------------------
 
+# The identities stored in auth.identities, timestamps written as the user JSON writes them
+# (RFC 3339, UTC, `T` and `Z`: Swift needs them).
 USER_COLUMNS: LiteralString = """
   u.id, u.aud, u.role, u.email, u.phone, u.encrypted_password, u.email_confirmed_at,
   u.invited_at, u.confirmation_sent_at, u.recovery_sent_at, u.email_change,
   u.email_change_sent_at, u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data,
   u.created_at, u.updated_at, u.is_anonymous,
-  coalesce(u.banned_until > now(), false) AS banned
+  coalesce(u.banned_until > now(), false) AS banned,
+  (SELECT coalesce(jsonb_agg(jsonb_build_object(
+      'identity_id', i.id, 'id', i.provider_id, 'provider', i.provider,
+      'identity_data', i.identity_data, 'email', i.email,
+      'last_sign_in_at',
+      to_char(i.last_sign_in_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'updated_at', to_char(i.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+    ORDER BY i.created_at), '[]'::jsonb)
+   FROM auth.identities i WHERE i.user_id = u.id) AS identities
 """
 
 USER_BY_EMAIL: LiteralString = (
@@ -170,7 +183,8 @@ LIMIT 1 FOR UPDATE
 
 USE_CONFIRMATION: LiteralString = """
 UPDATE auth.users SET confirmation_token = NULL,
-  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+  email_confirmed_at = coalesce(email_confirmed_at, now()), email_verified_by_mail_at = now(),
+  updated_at = now()
 WHERE id = %(id)s
 """
 
@@ -185,7 +199,8 @@ LIMIT 1 FOR UPDATE
 
 USE_RECOVERY: LiteralString = """
 UPDATE auth.users SET recovery_token = NULL,
-  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+  email_confirmed_at = coalesce(email_confirmed_at, now()), email_verified_by_mail_at = now(),
+  updated_at = now()
 WHERE id = %(id)s
 """
 
@@ -206,7 +221,8 @@ UPDATE auth.users SET
   confirmation_token = CASE WHEN confirmation_token = %(hash)s THEN NULL
                        ELSE confirmation_token END,
   recovery_token = CASE WHEN recovery_token = %(hash)s THEN NULL ELSE recovery_token END,
-  email_confirmed_at = coalesce(email_confirmed_at, now()), updated_at = now()
+  email_confirmed_at = coalesce(email_confirmed_at, now()), email_verified_by_mail_at = now(),
+  updated_at = now()
 WHERE id = %(id)s
 """
 
@@ -240,6 +256,8 @@ UPDATE auth.users u SET
   email = CASE WHEN used.applied THEN u.email_change ELSE u.email END,
   email_change = CASE WHEN used.applied THEN NULL ELSE u.email_change END,
   email_confirmed_at = CASE WHEN used.applied THEN now() ELSE u.email_confirmed_at END,
+  email_verified_by_mail_at = CASE WHEN used.applied THEN now()
+                              ELSE u.email_verified_by_mail_at END,
   email_change_confirm_status = CASE WHEN used.applied THEN 0 ELSE 1 END,
   updated_at = now()
 FROM used WHERE u.id = used.id

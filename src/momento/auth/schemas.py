@@ -43,6 +43,18 @@ class PkceGrantBody(_Body):
     code_verifier: str | None = None
 
 
+class IdTokenGrantBody(_Body):
+    """GoTrue's id_token grant (Sign in with Apple): `provider` or `issuer` (and `client_id`,
+    accepted as GoTrue does, not needed), the identity token, the raw nonce."""
+
+    provider: str | None = None
+    id_token: str | None = None
+    nonce: str | None = None
+    issuer: str | None = None
+    client_id: str | None = None
+    access_token: str | None = None
+
+
 class RecoverBody(_PkceBody):
     email: str | None = None
 

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-# Identity ids of the email identity, made from the user id (there is no identities table yet:
-# an account with an email has exactly this one identity, as on GoTrue).
+# Identity ids of the email identity, made from the user id. The email identity of a password
+# account is not stored (auth.identities holds the others, such as `apple`): it is made from
+# the account, as GoTrue would show it.
 _IDENTITY_NAMESPACE = uuid.UUID("6f0b8a52-3c1e-4d7a-9a57-0e6f3f1b2c4d")
 
 _TIMESTAMPS = (
@@ -45,7 +46,7 @@ def user_json(row: Mapping[str, Any]) -> dict[str, Any]:
             **(row["raw_app_meta_data"] or {}),
         },
         "user_metadata": dict(row["raw_user_meta_data"] or {}),
-        "identities": _identities(row),
+        "identities": _identities(row) + _stored_identities(row),
         "is_anonymous": bool(row["is_anonymous"]),
     }
     for key, column in _TIMESTAMPS:
@@ -60,9 +61,13 @@ def user_json(row: Mapping[str, Any]) -> dict[str, Any]:
 def _identities(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     """GoTrue's `email` identity of an account with an address. Clients read an empty list as
     "this address is already registered" (the look-alike user a repeated sign-up gets), so
-    a real account must carry its identity."""
+    a real account must carry its identity. An account made by another provider (Sign in
+    with Apple) has an address but no email identity until one is linked, as on GoTrue."""
     email = row["email"]
     if not email:
+        return []
+    app_metadata = row["raw_app_meta_data"] or {}
+    if "email" not in app_metadata.get("providers", ["email"]):
         return []
     user_id = str(row["id"])
     identity: dict[str, Any] = {
@@ -83,3 +88,15 @@ def _identities(row: Mapping[str, Any]) -> list[dict[str, Any]]:
         if value is not None:
             identity[key] = timestamp(value)
     return [identity]
+
+
+def _stored_identities(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The identities of auth.identities (queries.USER_COLUMNS aggregates them), in GoTrue's
+    shape: `identity_id` the row's id, `id` the provider's id of the person."""
+    out: list[dict[str, Any]] = []
+    for stored in row.get("identities") or []:
+        identity = {k: v for k, v in stored.items() if v is not None}
+        identity["identity_id"] = str(identity["identity_id"])
+        identity["user_id"] = str(row["id"])
+        out.append(identity)
+    return out

@@ -14,6 +14,7 @@ import procrastinate
 from procrastinate.psycopg_connector import PsycopgConnector
 
 from momento import logs
+from momento.auth.apple import tasks as apple_tasks
 from momento.billing import tasks as billing_tasks
 from momento.cleanup import tasks as cleanup_tasks
 from momento.db.pool import RECONNECT_TIMEOUT, SESSION_OPTIONS
@@ -38,6 +39,7 @@ BLUEPRINTS: list[tuple[str, procrastinate.Blueprint]] = [
     ("cleanup", cleanup_tasks.blueprint),
     ("reveal", reveal_tasks.blueprint),
     ("billing", billing_tasks.blueprint),
+    ("auth", apple_tasks.blueprint),
 ]
 
 

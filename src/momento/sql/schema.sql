@@ -645,6 +645,26 @@ $$;
 
 
 --
+-- Name: queue_apple_revoke(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.queue_apple_revoke() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM auth.apple_tokens WHERE user_id = OLD.id) THEN
+    INSERT INTO public.procrastinate_jobs (queue_name, task_name, queueing_lock, args)
+    VALUES ('auth', 'auth:revoke_apple_token', 'auth:revoke_apple_token:' || OLD.id,
+            jsonb_build_object('user_id', OLD.id::text))
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: queue_purge_event(uuid); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -1492,6 +1512,19 @@ $$;
 
 
 --
+-- Name: apple_tokens; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.apple_tokens (
+    user_id uuid NOT NULL,
+    client_id text NOT NULL,
+    token bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: flow_state; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1507,6 +1540,23 @@ CREATE TABLE auth.flow_state (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT flow_state_code_challenge_check CHECK (((length(code_challenge) >= 43) AND (length(code_challenge) <= 128))),
     CONSTRAINT flow_state_code_challenge_method_check CHECK ((code_challenge_method = ANY (ARRAY['s256'::text, 'plain'::text])))
+);
+
+
+--
+-- Name: identities; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.identities (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    provider_id text NOT NULL,
+    user_id uuid NOT NULL,
+    identity_data jsonb NOT NULL,
+    provider text NOT NULL,
+    last_sign_in_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    email text GENERATED ALWAYS AS (lower((identity_data ->> 'email'::text))) STORED
 );
 
 
@@ -1594,6 +1644,7 @@ CREATE TABLE auth.users (
     is_anonymous boolean DEFAULT false NOT NULL,
     email_change_token_current character varying(255) DEFAULT ''::character varying,
     email_change_confirm_status smallint DEFAULT 0 NOT NULL,
+    email_verified_by_mail_at timestamp with time zone,
     CONSTRAINT users_email_change_confirm_status_check CHECK (((email_change_confirm_status >= 0) AND (email_change_confirm_status <= 2)))
 );
 
@@ -2006,6 +2057,14 @@ ALTER TABLE ONLY public.procrastinate_periodic_defers ALTER COLUMN id SET DEFAUL
 
 
 --
+-- Name: apple_tokens apple_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.apple_tokens
+    ADD CONSTRAINT apple_tokens_pkey PRIMARY KEY (user_id);
+
+
+--
 -- Name: flow_state flow_state_auth_code_key; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -2019,6 +2078,22 @@ ALTER TABLE ONLY auth.flow_state
 
 ALTER TABLE ONLY auth.flow_state
     ADD CONSTRAINT flow_state_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: identities identities_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.identities
+    ADD CONSTRAINT identities_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: identities identities_provider_id_provider_unique; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.identities
+    ADD CONSTRAINT identities_provider_id_provider_unique UNIQUE (provider_id, provider);
 
 
 --
@@ -2265,6 +2340,20 @@ CREATE INDEX flow_state_created ON auth.flow_state USING btree (created_at);
 --
 
 CREATE INDEX flow_state_user_token ON auth.flow_state USING btree (user_id, token_hash);
+
+
+--
+-- Name: identities_email_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX identities_email_idx ON auth.identities USING btree (email text_pattern_ops);
+
+
+--
+-- Name: identities_user_id_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX identities_user_id_idx ON auth.identities USING btree (user_id);
 
 
 --
@@ -2534,6 +2623,13 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXEC
 
 
 --
+-- Name: users queue_apple_revoke; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER queue_apple_revoke AFTER DELETE ON auth.users FOR EACH ROW EXECUTE FUNCTION private.queue_apple_revoke();
+
+
+--
 -- Name: events announce_deleted_files; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2707,6 +2803,14 @@ CREATE TRIGGER set_photo_username BEFORE INSERT ON public.photos FOR EACH ROW EX
 
 ALTER TABLE ONLY auth.flow_state
     ADD CONSTRAINT flow_state_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: identities identities_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.identities
+    ADD CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
@@ -3317,6 +3421,13 @@ REVOKE ALL ON FUNCTION private.photos_deleted() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.premium_for_host_events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION queue_apple_revoke(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.queue_apple_revoke() FROM PUBLIC;
 
 
 --

@@ -13,15 +13,16 @@ from pathlib import Path
 FILE_NAME = "files_hmac.key"
 
 
-def load_or_create(data_dir: Path) -> bytes:
-    """Read the generated secret from the data directory, creating it on first start."""
+def load_or_create(data_dir: Path, file_name: str = FILE_NAME) -> bytes:
+    """Read the generated secret from the data directory, creating it on first start (also
+    used for other generated secrets, each in its own `file_name`)."""
     folder = data_dir / "secrets"
-    path = folder / FILE_NAME
+    path = folder / file_name
     if path.exists():
         return _read(path)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_hex(32).encode()
-    tmp = folder / f".{FILE_NAME}.{os.getpid()}.tmp"
+    tmp = folder / f".{file_name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(value)
