@@ -108,6 +108,11 @@ class _SignedUrls:
 _signed = _SignedUrls()
 
 
+def photo_urls(services: Services, storage_path: str, expires_at: int) -> dict[str, str]:
+    """The photo's three signed URLs, as the feed hands them out (shared cache)."""
+    return _signed.get(services.storage, storage_path, expires_at)
+
+
 def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
     return {
         "id": row["id"],
