@@ -83,6 +83,9 @@ async def test_anon_is_denied_every_table(db: Conn, world: World, table: str) ->
         "SELECT * FROM public.event_photo_counts(ARRAY[gen_random_uuid()])",
         "SELECT public.report_photo(gen_random_uuid(), 'spam')",
         "SELECT * FROM private.my_event_ids()",
+        "SELECT * FROM private.my_photo_event_ids()",
+        "SELECT public.leave_event(gen_random_uuid(), true)",
+        "SELECT public.retry_photo(gen_random_uuid(), 'image/jpeg', 1)",
     ],
 )
 async def test_anon_cannot_call_the_functions(db: Conn, call: str) -> None:
@@ -123,12 +126,15 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "auth.uid",
         "private.is_event_creator",
         "private.my_event_ids",
+        "private.my_photo_event_ids",
         "private.my_revealed_event_ids",
         "private.new_join_code",
         "public.delete_event",
         "public.event_photo_counts",
         "public.join_event",
+        "public.leave_event",
         "public.report_photo",
+        "public.retry_photo",
     ]
 
 
