@@ -86,6 +86,9 @@ async def test_anon_is_denied_every_table(db: Conn, world: World, table: str) ->
         "SELECT * FROM public.event_reports(gen_random_uuid(), now(), gen_random_uuid(), 1)",
         "SELECT momento.report_photo('{}', gen_random_uuid(), 'spam', 1)",
         "SELECT * FROM private.my_event_ids()",
+        "SELECT * FROM private.my_photo_event_ids()",
+        "SELECT public.leave_event(gen_random_uuid(), true)",
+        "SELECT public.retry_photo(gen_random_uuid(), 'image/jpeg', 1)",
     ],
 )
 async def test_anon_cannot_call_the_functions(db: Conn, call: str) -> None:
@@ -126,6 +129,7 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "auth.uid",
         "private.is_event_creator",
         "private.my_event_ids",
+        "private.my_photo_event_ids",
         "private.my_reported_photo_ids",
         "private.my_revealed_event_ids",
         "private.new_join_code",
@@ -134,7 +138,9 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "public.event_reports",
         "public.hide_photo",
         "public.join_event",
+        "public.leave_event",
         "public.restore_photo",
+        "public.retry_photo",
     ]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from momento.deps import ServicesDep, UserDep, client_ip
 from momento.errors import (
@@ -99,15 +100,38 @@ async def delete_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID
     await service.delete_event(services, user, event_id)
 
 
+PhotosOnLeaving = Annotated[
+    Literal["keep_photos", "remove_photos"],
+    Query(
+        description="`keep_photos` (default): your photos stay in the event, revealed to its"
+        " members like everyone's, and stay yours to list (`GET"
+        " /v1/events/{id}/photos/mine`) and delete. `remove_photos`: your photos of the event"
+        " and your likes there are deleted with the membership, their files purged shortly"
+        " after."
+    ),
+]
+
+
 @router.delete(
     "/{event_id}/membership",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problems(*WITH_PARAMS, *raised_by(service.leave_event)),
+    description="Choose what happens to your photos with `photos` (a query parameter, so that"
+    " every HTTP client can send it with DELETE): `keep_photos` (the default) or"
+    " `remove_photos`. After leaving you see nothing of the event and nobody else's photos;"
+    " with `keep_photos` you can still list and delete your own photos of it. The creator"
+    " cannot leave (409 `creator_cannot_leave`; delete the event instead). Not a member"
+    " (or left already): 404.",
 )
-async def leave_event(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> None:
+async def leave_event(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    photos: PhotosOnLeaving = "keep_photos",
+) -> None:
     """Leave an event."""
-    await service.leave_event(services, user, event_id)
+    await service.leave_event(services, user, event_id, remove_photos=photos == "remove_photos")
 
 
 @router.get(

@@ -118,11 +118,9 @@ WHERE e.id = %(id)s
 
 JOIN_EVENT: LiteralString = "SELECT event_id, joined FROM public.join_event(%(code)s)"
 
-LEAVE_EVENT: LiteralString = """
-DELETE FROM public.event_members
-WHERE event_id = %(id)s AND user_id = auth.uid()
-RETURNING event_id
-"""
+# Migration 0022: the membership and, if asked, the caller's photos and likes in the event, in
+# one transaction; 'left', 'creator' or 'not_member'.
+LEAVE_EVENT: LiteralString = "SELECT public.leave_event(%(id)s, %(remove)s) AS outcome"
 
 # Members see each other (event_members policy); every visible event has at least its
 # creator as a member, so no row means the caller cannot see the event.
@@ -279,16 +277,21 @@ async def join_event(
 
 
 @raises(EventNotFound, CreatorCannotLeave)
-async def leave_event(services: Services, user: CurrentUser, event_id: uuid.UUID) -> None:
+async def leave_event(
+    services: Services, user: CurrentUser, event_id: uuid.UUID, *, remove_photos: bool = False
+) -> None:
+    """Leave the event. By default the caller's photos stay in it (revealed to the members as
+    any other) and remain theirs to list and delete; `remove_photos` deletes them and the
+    caller's likes there in the same transaction, their files recorded and their purge queued
+    by the photos' delete trigger (migration 0011). The creator cannot leave."""
     async with services.db.as_user(user.claims) as conn:
-        cur = await conn.execute(LEAVE_EVENT, {"id": event_id})
-        if await cur.fetchone() is None:
-            cur = await conn.execute(EVENT_ROLE, {"id": event_id})
-            row = await cur.fetchone()
-            # Visible yet not deleted: the policy keeps the creator in their event.
-            if row is not None and row["is_creator"]:
-                raise CreatorCannotLeave()
-            raise EventNotFound()
+        cur = await conn.execute(LEAVE_EVENT, {"id": event_id, "remove": remove_photos})
+        row = await cur.fetchone()
+    outcome = row["outcome"] if row is not None else None
+    if outcome == "creator":
+        raise CreatorCannotLeave()
+    if outcome != "left":
+        raise EventNotFound()
 
 
 @raises(EventNotFound)

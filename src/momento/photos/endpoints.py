@@ -1,4 +1,5 @@
-"""Photo routes: upload (create, then complete), the reveal feed, likes, delete, report.
+"""Photo routes: upload (create, then complete; retry a failed one), the reveal feed, my
+uploads, one photo, likes, delete, report.
 
 The feed's two GET routes are also served by `momento.photos.fastpath` for plain requests."""
 
@@ -12,13 +13,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from momento.deps import ServicesDep, UserDep
 from momento.errors import raised_by
 from momento.kit.schemas import WITH_BODY, WITH_PARAMS, problems
-from momento.photos import feed, moderation, service
+from momento.photos import feed, mine, moderation, service
 from momento.photos.schemas import (
     FeedPage,
     LikedPage,
+    MyPhotosPage,
     Photo,
     PhotoCreate,
+    PhotoDetail,
     PhotoReport,
+    PhotoRetry,
     PhotoUpload,
     ReportsPage,
 )
@@ -68,6 +72,25 @@ async def complete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UU
     return await service.complete_photo(services, user, photo_id)
 
 
+@router.post(
+    "/photos/{photo_id}/retry",
+    response_model=PhotoUpload,
+    responses=problems(*WITH_BODY, *raised_by(service.retry_photo)),
+    description="For your own failed upload: the same photo, pending again, with a new upload"
+    " target (PUT the file, then `complete`). The body may declare a new `content_type` and"
+    " `byte_size` (absent: those declared before). The rules of a new upload apply: you are"
+    " still a member, the event still takes photos (`uploads_closed`), the photo limit is not"
+    " reached (a failed photo does not count, a pending one does). A pending photo just gets"
+    " a fresh target; an uploaded one answers 409 `not_failed`. To give up instead, delete it"
+    " (`DELETE /v1/photos/{id}`).",
+)
+async def retry_photo(
+    services: ServicesDep, user: UserDep, photo_id: uuid.UUID, body: PhotoRetry | None = None
+) -> PhotoUpload:
+    """Retry a failed upload."""
+    return await service.retry_photo(services, user, photo_id, body)
+
+
 def _cached(request: Request, body: bytes, etag: str) -> Response:
     return cached_response(request.headers.get("if-none-match"), body, etag)
 
@@ -108,6 +131,40 @@ async def liked_photos(
     return _cached(request, body, etag)
 
 
+@router.get(
+    "/events/{event_id}/photos/mine",
+    response_model=MyPhotosPage,
+    responses=problems(*WITH_PARAMS, *raised_by(mine.my_photos)),
+    description="Your own photos of the event in every status: `pending` (not completed yet),"
+    " `uploaded`, and `failed` with `failure.code` (why the file was refused; retry with"
+    " `POST /v1/photos/{id}/retry` or delete it). Newest first by capture time, keyset-paged."
+    " Also after you left the event keeping your photos (they stay in the event): you can"
+    " still list and delete them, and see nothing of anyone else's.",
+)
+async def my_photos(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> MyPhotosPage:
+    """My uploads to an event."""
+    return await mine.my_photos(services, user, event_id, limit, cursor)
+
+
+@router.get(
+    "/photos/{photo_id}",
+    response_model=PhotoDetail,
+    responses=problems(*WITH_PARAMS, *raised_by(mine.get_photo)),
+    description="Under the feed's rules: anyone's uploaded photo once the event is revealed to"
+    " you (not one hidden by moderation), and your own in every status (with why a failed one"
+    " failed), also in an event you left. Any other id answers 404, as a missing one does.",
+)
+async def get_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> PhotoDetail:
+    """One photo."""
+    return await mine.get_photo(services, user, photo_id)
+
+
 @router.put(
     "/photos/{photo_id}/like",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -134,7 +191,7 @@ async def unlike_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID
     responses=problems(*WITH_PARAMS, *raised_by(service.delete_photo)),
 )
 async def delete_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
-    """Delete my photo and its files."""
+    """Delete my photo and its files (also in an event I left)."""
     await service.delete_photo(services, user, photo_id)
 
 

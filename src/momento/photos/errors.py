@@ -59,6 +59,12 @@ class NotPending(Conflict):
     code = "not_pending"
 
 
+class NotFailed(Conflict):
+    """Only a failed upload can be retried; this photo is already uploaded."""
+
+    code = "not_failed"
+
+
 class InvalidCursor(BadRequest):
     """The cursor is not one this server gave out."""
 

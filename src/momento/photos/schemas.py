@@ -28,6 +28,17 @@ class PhotoCreate(BaseModel):
     byte_size: int = Field(gt=0, description="Size of the file to upload, in bytes.")
 
 
+class PhotoRetry(BaseModel):
+    """What the client now declares about the file it will upload again (absent: as before)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True)] | None = (
+        Field(None, description="One of " + ", ".join(ACCEPTED_TYPES) + ".")
+    )
+    byte_size: int | None = Field(None, gt=0, description="Size of the file, in bytes.")
+
+
 class PhotoReport(BaseModel):
     """Why the photo is reported (optional)."""
 
@@ -136,6 +147,31 @@ class ReportsPage(BaseModel):
     """Reported or hidden photos of the event, oldest capture first."""
 
     items: list[ReportedPhoto]
+
+
+class PhotoDetail(BaseModel):
+    """One photo as the caller may see it: anyone's uploaded photo (as in the feed), and for
+    its owner also a pending or failed upload (with why it failed). `urls` only once uploaded."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str = Field(description="The owner's current username.")
+    captured_at: datetime
+    upload_status: Literal["pending", "uploaded", "failed"]
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    like_count: int
+    liked_by_me: bool
+    failure: Failure | None = Field(description="Why a failed upload was refused.")
+    urls: PhotoUrls | None = Field(description="Signed URLs; absent until uploaded.")
+
+
+class MyPhotosPage(BaseModel):
+    """One page of your own photos of an event, in every status, newest first."""
+
+    items: list[PhotoDetail]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )

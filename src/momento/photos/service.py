@@ -26,11 +26,13 @@ from psycopg import errors
 
 from momento import logs
 from momento.analytics import events as analytics_events
+from momento.db.pool import Conn
 from momento.errors import raises
 from momento.events.errors import EventNotFound
 from momento.identity import CurrentUser
 from momento.photos import processing
 from momento.photos.errors import (
+    NotFailed,
     NotPending,
     OutsideCaptureWindow,
     PhotoIdTaken,
@@ -47,6 +49,7 @@ from momento.photos.schemas import (
     Failure,
     Photo,
     PhotoCreate,
+    PhotoRetry,
     PhotoUpload,
     UploadTargetOut,
 )
@@ -169,6 +172,9 @@ REPORT: LiteralString = (
     "SELECT momento.report_photo(%(claims)s, %(id)s, %(reason)s, %(threshold)s) AS ok"
 )
 
+# Migration 0022: the caller's own failed photo, in an event they are still in, back to pending.
+RETRY: LiteralString = "SELECT public.retry_photo(%(id)s, %(type)s, %(size)s) AS ok"
+
 
 def _photo(row: dict[str, Any]) -> Photo:
     failure = None
@@ -205,6 +211,38 @@ def _upload_target(services: Services, row: dict[str, Any]) -> UploadTargetOut |
     )
 
 
+def _check_declared(services: Services, content_type: str, byte_size: int) -> None:
+    """What the client declares about the file it will upload."""
+    if content_type not in ACCEPTED_TYPES:
+        raise UnsupportedType()
+    limit = services.settings.max_upload_bytes
+    if byte_size > limit:
+        raise UploadTooLarge(f"Photos can be at most {limit} bytes.")
+
+
+async def _check_room(
+    services: Services, conn: Conn, event: dict[str, Any], captured: datetime
+) -> None:
+    """Whether the event takes one more photo of the caller, captured then: the upload window,
+    the capture window and the photo limit (counted under LOCK_MEMBER_UPLOADS, taken by the
+    caller)."""
+    settings = services.settings
+    now = datetime.now(UTC)
+    if now > event["release_at"] + timedelta(seconds=settings.upload_grace):
+        raise UploadsClosed("The event was revealed; it no longer accepts uploads.")
+    if not (event["starts_at"] <= captured <= event["release_at"]) or captured > now + CLOCK_SKEW:
+        raise OutsideCaptureWindow()
+    limit = settings.photo_limit_premium if event["is_premium"] else settings.photo_limit_free
+    cur = await conn.execute(COUNT_OWN, {"event": event["id"]})
+    counted = await cur.fetchone()
+    assert counted is not None
+    if counted["n"] >= limit:
+        raise PhotoLimitReached(
+            f"You have reached this event's limit of {limit} photos.",
+            extra={"limit": limit},
+        )
+
+
 @raises(
     EventNotFound,
     UnsupportedType,
@@ -218,11 +256,7 @@ async def create_photo(
     services: Services, user: CurrentUser, event_id: uuid.UUID, body: PhotoCreate
 ) -> tuple[PhotoUpload, bool]:
     """Create a pending photo (or find the one made by an earlier try); True if created."""
-    settings = services.settings
-    if body.content_type not in ACCEPTED_TYPES:
-        raise UnsupportedType()
-    if body.byte_size > settings.max_upload_bytes:
-        raise UploadTooLarge(f"Photos can be at most {settings.max_upload_bytes} bytes.")
+    _check_declared(services, body.content_type, body.byte_size)
     photo_id = body.id or uuid.uuid4()
     async with services.db.as_user(user.claims) as conn:
         cur = await conn.execute(EVENT_FOR_UPLOAD, {"event": event_id})
@@ -238,30 +272,19 @@ async def create_photo(
             return PhotoUpload(
                 photo=_photo(existing), upload=_upload_target(services, existing)
             ), False
-        now = datetime.now(UTC)
-        if now > event["release_at"] + timedelta(seconds=settings.upload_grace):
-            raise UploadsClosed("The event was revealed; it no longer accepts uploads.")
         captured = body.captured_at
-        if (
-            not (event["starts_at"] <= captured <= event["release_at"])
-            or captured > now + CLOCK_SKEW
-        ):
-            raise OutsideCaptureWindow()
-        limit = settings.photo_limit_premium if event["is_premium"] else settings.photo_limit_free
-        cur = await conn.execute(COUNT_OWN, {"event": event_id})
-        counted = await cur.fetchone()
-        assert counted is not None
-        if counted["n"] >= limit:
-            raise PhotoLimitReached(
-                f"You have reached this event's limit of {limit} photos.",
-                extra={"limit": limit},
-            )
+        await _check_room(services, conn, event, captured)
         path = f"events/{event_id}/{photo_id}"
-        cur = await conn.execute(
-            INSERT_PHOTO,
-            {"id": photo_id, "event": event_id, "path": path, "captured_at": captured},
-        )
-        if await cur.fetchone() is None:
+        try:
+            cur = await conn.execute(
+                INSERT_PHOTO,
+                {"id": photo_id, "event": event_id, "path": path, "captured_at": captured},
+            )
+            inserted = await cur.fetchone()
+        except errors.InsufficientPrivilege:
+            # Left the event (public.leave_event, under the same lock) since it was read.
+            raise EventNotFound() from None
+        if inserted is None:
             # The id exists but is not ours (or not visible to us).
             raise PhotoIdTaken()
         await conn.execute(
@@ -271,6 +294,62 @@ async def create_photo(
         row = await cur.fetchone()
     assert row is not None
     return PhotoUpload(photo=_photo(row), upload=_upload_target(services, row)), True
+
+
+@raises(
+    PhotoNotFound,
+    NotFailed,
+    EventNotFound,
+    UnsupportedType,
+    UploadTooLarge,
+    OutsideCaptureWindow,
+    UploadsClosed,
+    PhotoLimitReached,
+)
+async def retry_photo(
+    services: Services, user: CurrentUser, photo_id: uuid.UUID, body: PhotoRetry | None
+) -> PhotoUpload:
+    """A failed upload gets a new upload target and is pending again (the same photo id), under
+    the rules of a new upload: the caller still a member, the event still taking photos, the
+    limit not reached (a failed photo does not count, a pending one does). A pending photo
+    just gets a fresh target, so a retry sent twice is harmless."""
+    async with services.db.as_user(user.claims) as conn:
+        cur = await conn.execute(OWN_PHOTO, {"id": photo_id})
+        row = await cur.fetchone()
+        if row is None:
+            raise PhotoNotFound()
+        if row["upload_status"] == "uploaded":
+            raise NotFailed()
+        content_type: str = row["declared_type"]
+        byte_size: int = row["declared_size"]
+        if body is not None:
+            content_type = body.content_type or content_type
+            byte_size = body.byte_size or byte_size
+        _check_declared(services, content_type, byte_size)
+        cur = await conn.execute(EVENT_FOR_UPLOAD, {"event": row["event_id"]})
+        event = await cur.fetchone()
+        if event is None:  # left, or deleted: no longer the caller's to upload to
+            raise EventNotFound()
+        await conn.execute(LOCK_MEMBER_UPLOADS, {"event": row["event_id"]})
+        cur = await conn.execute(OWN_PHOTO, {"id": photo_id})  # again, under the lock
+        row = await cur.fetchone()
+        if row is None:
+            raise PhotoNotFound()
+        if row["upload_status"] == "failed":
+            await _check_room(services, conn, event, row["captured_at"])
+            cur = await conn.execute(
+                RETRY, {"id": photo_id, "type": content_type, "size": byte_size}
+            )
+            done = await cur.fetchone()
+            if done is None or not done["ok"]:  # pragma: no cover - checked just above
+                raise PhotoNotFound()
+            cur = await conn.execute(OWN_PHOTO, {"id": photo_id})
+            row = await cur.fetchone()
+            assert row is not None
+            log.info("photo upload retried", photo_id=str(photo_id))
+        elif row["upload_status"] == "uploaded":  # completed by a concurrent call
+            raise NotFailed()
+    return PhotoUpload(photo=_photo(row), upload=_upload_target(services, row))
 
 
 async def _discard_upload(services: Services, row: dict[str, Any]) -> None:

@@ -547,6 +547,29 @@ $$;
 
 
 --
+-- Name: my_photo_event_ids(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.my_photo_event_ids() RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  RETURN QUERY
+  SELECT m.event_id
+  FROM public.event_members m
+  JOIN public.events e ON e.id = m.event_id
+  WHERE m.user_id = auth.uid() AND NOT e.is_deleted
+  UNION
+  SELECT e.id
+  FROM public.events e
+  WHERE NOT e.is_deleted
+    AND EXISTS (SELECT 1 FROM public.photos p WHERE p.event_id = e.id AND p.user_id = auth.uid());
+END
+$$;
+
+
+--
 -- Name: my_reported_photo_ids(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -807,11 +830,28 @@ CREATE FUNCTION private.set_photo_username() RETURNS trigger
     SET search_path TO ''
     AS $$
 BEGIN
-  SELECT p.username INTO NEW.username FROM public.profiles p WHERE p.id = NEW.user_id;
+  SELECT p.username INTO NEW.username FROM public.profiles p WHERE p.id = NEW.user_id
+  FOR SHARE;
   IF NEW.username IS NULL THEN
     RAISE EXCEPTION 'photo owner has no profile' USING ERRCODE = '23503';
   END IF;
   RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: sync_photo_usernames(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.sync_photo_usernames() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  UPDATE public.photos SET username = NEW.username
+  WHERE user_id = NEW.id AND username IS DISTINCT FROM NEW.username;
+  RETURN NULL;
 END
 $$;
 
@@ -956,6 +996,44 @@ BEGIN
   event_id := target;
   joined := FOUND;
   RETURN NEXT;
+END
+$$;
+
+
+--
+-- Name: leave_event(uuid, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.leave_event(p_event uuid, p_remove_photos boolean) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid := auth.uid();
+  creator uuid;
+BEGIN
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended(p_event::text || ':' || uid::text, 7));
+  SELECT e.creator_id INTO creator
+  FROM public.events e
+  JOIN public.event_members m ON m.event_id = e.id AND m.user_id = uid
+  WHERE e.id = p_event AND NOT e.is_deleted;
+  IF NOT FOUND THEN
+    RETURN 'not_member';
+  END IF;
+  IF creator = uid THEN
+    RETURN 'creator';
+  END IF;
+  DELETE FROM public.event_members WHERE event_id = p_event AND user_id = uid;
+  IF p_remove_photos THEN
+    DELETE FROM public.photo_likes l
+    USING public.photos p
+    WHERE l.user_id = uid AND l.photo_id = p.id AND p.event_id = p_event;
+    DELETE FROM public.photos p WHERE p.event_id = p_event AND p.user_id = uid;
+  END IF;
+  RETURN 'left';
 END
 $$;
 
@@ -1506,6 +1584,35 @@ BEGIN
   UPDATE momento.photo_reports SET dismissed_at = now()
   WHERE photo_id = p_photo AND dismissed_at IS NULL;
   UPDATE public.photos SET is_flagged = false WHERE id = p_photo AND is_flagged IS NOT FALSE;
+  RETURN true;
+END
+$$;
+
+
+--
+-- Name: retry_photo(uuid, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.retry_photo(p_photo uuid, p_type text, p_size bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF auth.uid() IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  UPDATE public.photos p SET upload_status = 'pending'
+  WHERE p.id = p_photo
+    AND p.user_id = auth.uid()
+    AND p.upload_status = 'failed'
+    AND p.event_id IN (SELECT private.my_event_ids());
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  UPDATE public.photo_media SET declared_type = p_type, declared_size = p_size,
+    content_type = NULL, byte_size = NULL, failure_code = NULL, failure_reason = NULL,
+    processed_at = NULL
+  WHERE photo_id = p_photo;
   RETURN true;
 END
 $$;
@@ -2525,10 +2632,10 @@ CREATE INDEX idx_photos_pending ON public.photos USING btree (upload_status) WHE
 
 
 --
--- Name: idx_photos_user; Type: INDEX; Schema: public; Owner: -
+-- Name: idx_photos_user_event_time; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_photos_user ON public.photos USING btree (user_id);
+CREATE INDEX idx_photos_user_event_time ON public.photos USING btree (user_id, event_id, captured_at, id);
 
 
 --
@@ -2795,6 +2902,13 @@ CREATE TRIGGER record_file_purges AFTER DELETE ON public.photos REFERENCING OLD 
 --
 
 CREATE TRIGGER set_photo_username BEFORE INSERT ON public.photos FOR EACH ROW EXECUTE FUNCTION private.set_photo_username();
+
+
+--
+-- Name: profiles sync_photo_usernames; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sync_photo_usernames AFTER UPDATE OF username ON public.profiles FOR EACH ROW WHEN ((old.username IS DISTINCT FROM new.username)) EXECUTE FUNCTION private.sync_photo_usernames();
 
 
 --
@@ -3383,6 +3497,15 @@ GRANT ALL ON FUNCTION private.my_event_ids() TO service_role;
 
 
 --
+-- Name: FUNCTION my_photo_event_ids(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.my_photo_event_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.my_photo_event_ids() TO authenticated;
+GRANT ALL ON FUNCTION private.my_photo_event_ids() TO service_role;
+
+
+--
 -- Name: FUNCTION my_reported_photo_ids(); Type: ACL; Schema: private; Owner: -
 --
 
@@ -3480,6 +3603,13 @@ REVOKE ALL ON FUNCTION private.set_photo_username() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION sync_photo_usernames(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.sync_photo_usernames() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION delete_event(p_event uuid); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3518,6 +3648,14 @@ GRANT ALL ON FUNCTION public.hide_photo(p_photo uuid) TO authenticated;
 
 REVOKE ALL ON FUNCTION public.join_event(p_code text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.join_event(p_code text) TO authenticated;
+
+
+--
+-- Name: FUNCTION leave_event(p_event uuid, p_remove_photos boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.leave_event(p_event uuid, p_remove_photos boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.leave_event(p_event uuid, p_remove_photos boolean) TO authenticated;
 
 
 --
@@ -3652,6 +3790,14 @@ REVOKE ALL ON FUNCTION public.procrastinate_update_heartbeat_v1(worker_id bigint
 
 REVOKE ALL ON FUNCTION public.restore_photo(p_photo uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.restore_photo(p_photo uuid) TO authenticated;
+
+
+--
+-- Name: FUNCTION retry_photo(p_photo uuid, p_type text, p_size bigint); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.retry_photo(p_photo uuid, p_type text, p_size bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.retry_photo(p_photo uuid, p_type text, p_size bigint) TO authenticated;
 
 
 --
