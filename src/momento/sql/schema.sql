@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0016 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0017 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -1282,6 +1282,18 @@ CREATE TABLE auth.flow_state (
 
 
 --
+-- Name: known_addresses; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.known_addresses (
+    user_id uuid NOT NULL,
+    address_hash bytea NOT NULL,
+    last_sign_in_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT known_addresses_address_hash_check CHECK ((length(address_hash) = 32))
+);
+
+
+--
 -- Name: refresh_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1482,7 +1494,9 @@ CREATE TABLE momento.push_deliveries (
 CREATE TABLE momento.rate_limits (
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL
+    hits integer NOT NULL,
+    seconds integer DEFAULT 60 NOT NULL,
+    CONSTRAINT rate_limits_seconds_check CHECK ((seconds > 0))
 );
 
 
@@ -1781,6 +1795,14 @@ ALTER TABLE ONLY auth.flow_state
 
 
 --
+-- Name: known_addresses known_addresses_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.known_addresses
+    ADD CONSTRAINT known_addresses_pkey PRIMARY KEY (user_id, address_hash);
+
+
+--
 -- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -2016,6 +2038,13 @@ CREATE INDEX flow_state_created ON auth.flow_state USING btree (created_at);
 --
 
 CREATE INDEX flow_state_user_token ON auth.flow_state USING btree (user_id, token_hash);
+
+
+--
+-- Name: known_addresses_last_sign_in; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX known_addresses_last_sign_in ON auth.known_addresses USING btree (last_sign_in_at);
 
 
 --
@@ -2423,6 +2452,14 @@ CREATE TRIGGER set_photo_username BEFORE INSERT ON public.photos FOR EACH ROW EX
 
 ALTER TABLE ONLY auth.flow_state
     ADD CONSTRAINT flow_state_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: known_addresses known_addresses_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.known_addresses
+    ADD CONSTRAINT known_addresses_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
