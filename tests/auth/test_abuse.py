@@ -296,3 +296,40 @@ async def test_correct_codes_do_not_count(services: Services, smtp_url: str, inb
         assert (await verify_otp(venue, emails[0], "000000")).status_code == 403
         assert (await verify_otp(venue, emails[0], "000000")).status_code == 403
         assert (await verify_otp(venue, emails[0], "000000")).status_code == 429
+
+
+# --- IPv6: a /64 is one address ----------------------------------------------------------------
+
+
+async def test_an_ipv6_guesser_cannot_escape_by_changing_addresses_in_its_64(
+    services: Services,
+) -> None:
+    svc = services_with(services, rate_limit_verify_per_ip=2)
+    for host in ("2001:db8:66::1", "2001:db8:66::2:3"):
+        async with client_for(svc, host) as c:
+            r = await verify_otp(c, f"{host.replace(':', '')}@example.com", "000000")
+            assert (r.status_code, code(r)) == (403, "otp_expired")
+    async with client_for(svc, "2001:db8:66:0:ffff::9") as c:
+        r = await verify_otp(c, "x@example.com", "000000")
+        assert (r.status_code, code(r)) == (429, "over_request_rate_limit")
+    async with client_for(svc, "2001:db8:67::1") as c:  # another /64
+        r = await verify_otp(c, "x@example.com", "000000")
+        assert (r.status_code, code(r)) == (403, "otp_expired")
+
+
+async def test_a_phone_with_a_new_privacy_address_is_still_known(services: Services) -> None:
+    await add_user(services, "ana@example.com")
+    svc = services_with(services, **LIMITS)
+    for host in ("2001:db8:5::a1", "10.1.0.20"):  # the owner's phone, and home over IPv4
+        async with client_for(svc, host) as c:
+            assert (await login(c, "ana@example.com")).status_code == 200
+    async with client_for(svc, ATTACKER) as attacker:
+        assert await guess(attacker) == 429  # the ceiling (2) is spent
+    # The next day the phone has another address in the same /64: still the owner's.
+    async with client_for(svc, "2001:db8:5::77:b2") as phone:
+        assert (await login(phone, "ana@example.com")).status_code == 200
+    # An IPv4-mapped IPv6 address is its IPv4 address.
+    async with client_for(svc, "::ffff:10.1.0.20") as mapped:
+        assert (await login(mapped, "ana@example.com")).status_code == 200
+    async with client_for(svc, "2001:db8:6::a1") as elsewhere:
+        assert (await login(elsewhere, "ana@example.com")).status_code == 429

@@ -31,6 +31,7 @@ from momento.auth.sessions import sign_in
 from momento.auth.shared import (
     ClientInfo,
     account_key,
+    address_key,
     limit,
     new_otp,
     normalize_email,
@@ -173,7 +174,7 @@ async def _check(
     # 6-digit code cannot be guessed even from many addresses. Every attempt is counted first
     # (parallel guesses cannot slip past the cap) and a correct one is taken back.
     window = settings.rate_limit_verify_window
-    limits = [(f"verify:ip:{client.ip}", settings.rate_limit_verify_per_ip, window)]
+    limits = [(f"verify:ip:{address_key(client.ip)}", settings.rate_limit_verify_per_ip, window)]
     email = None
     if not token_hash:
         email = normalize_email(email_in)

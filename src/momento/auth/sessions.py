@@ -33,6 +33,7 @@ from momento.auth.shared import (
     Identity,
     account_key,
     address_hash,
+    address_key,
     current_user,
     limit,
     new_refresh_token,
@@ -96,7 +97,7 @@ async def _limit_login(services: Services, email: str, client: ClientInfo) -> No
         row = await cur.fetchone()
     known = row is not None and bool(row["known"])
     limits = [
-        (f"login:ip:{client.ip}", settings.rate_limit_login_per_ip),
+        (f"login:ip:{address_key(client.ip)}", settings.rate_limit_login_per_ip),
         (f"login:pair:{account}:{address.hex()[:32]}", settings.rate_limit_login_per_account_ip),
     ]
     if not known:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import uuid
@@ -130,20 +131,35 @@ def account_key(email: str) -> str:
     return sha256_hex(email)[:32]
 
 
+def address_key(ip: str) -> str:
+    """A client address as the abuse rules count it: an IPv4 address, or the /64 network of an
+    IPv6 one. A /64 is one subscriber's (a host picks any address in it at will, and a phone's
+    privacy addresses change daily), so counting single IPv6 addresses would count nothing."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
 _address_keys: dict[str, bytes] = {}
 
 
 def address_hash(services: Services, ip: str) -> bytes:
-    """A client address as stored for the abuse rules: HMAC-SHA256 under a key derived from
-    the token signing key, so the table says nothing of where users are without that key
-    (and a new signing key simply forgets the known addresses)."""
+    """A client address (its `address_key`) as stored for the abuse rules: HMAC-SHA256 under
+    a key derived from the token signing key, so the table says nothing of where users are
+    without that key (and a new signing key simply forgets the known addresses)."""
     key = services.tokens.key
     secret = _address_keys.get(key.kid)
     if secret is None:
         private = key.private.private_numbers().private_value.to_bytes(32, "big")
         secret = hashlib.sha256(b"momento client address v1\x00" + private).digest()
         _address_keys[key.kid] = secret
-    return hmac.new(secret, ip.encode(), hashlib.sha256).digest()
+    return hmac.new(secret, address_key(ip).encode(), hashlib.sha256).digest()
 
 
 def otp_hash(email: str, otp: str) -> str:
