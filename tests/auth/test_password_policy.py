@@ -312,11 +312,11 @@ async def test_hibp_slow_fails_open_after_the_timeout(
         password_hibp_url=hibp.url,
         password_hibp_timeout=0.2,
     )
-    started = time.monotonic()
     async with client_for(svc) as c:
         r = await signup(c, BREACHED)
+    # Had the server waited for the answer, it would have named the password breached.
     assert r.status_code == 200, r.text
-    assert time.monotonic() - started < 1.4
+    assert len(hibp.requests) == 1
     out = capsys.readouterr()
     assert "breached-password check unavailable" in caplog.text + out.out + out.err
 
