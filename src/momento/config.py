@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     secure_email_change: bool = True
     disable_signup: bool = False
     password_min_length: int = Field(8, ge=6, le=72)
+    # Character sets a password must each draw from, GoTrue's GOTRUE_PASSWORD_REQUIRED_CHARACTERS
+    # form: sets separated by ':' ('\:' for a colon), e.g. "abc...z:ABC...Z:0123456789".
+    # Empty: none required (a long passphrase of lowercase words is a good password).
+    password_required_characters: str = ""
+    # Ask Have I Been Pwned (k-anonymity: only the first 5 hex digits of the SHA-1 leave the
+    # server) whether a new password is in known breaches. Off by default: it sends a request
+    # to a third party on every signup and password change. When the API is down or slower
+    # than the timeout the password is accepted and a warning logged (GoTrue's default).
+    password_hibp_enabled: bool = False
+    password_hibp_url: str = "https://api.pwnedpasswords.com"  # noqa: S105 (a URL)
+    password_hibp_timeout: float = Field(2.0, gt=0, le=10)
     # Where mailed links send the user after /verify (the app's universal link).
     site_url: str | None = None
     redirect_allow_list: list[str] = Field(default_factory=list)
@@ -277,8 +288,25 @@ class Settings(BaseSettings):
 
     # --- rate limits (requests per window, per client address and per account) ---
     rate_limit_window: Seconds = 60
+    # Password sign-in attempts per window: from one client address (any accounts), and for
+    # one account from one address (the pair). The per-account ceiling counts the attempts
+    # from addresses the account has not signed in from lately (see `login_known_address_days`)
+    # and refuses only those: an attack spread over many addresses is slowed down, while the
+    # owner's own devices keep their allowance and are never locked out by it.
     rate_limit_login_per_ip: int = Field(30, ge=1)
+    rate_limit_login_per_account_ip: int = Field(10, ge=1)
     rate_limit_login_per_account: int = Field(10, ge=1)
+    # An (account, address) pair that signed in successfully this many days ago or less is
+    # known: its attempts are not held to the account ceiling. The address is kept only as a
+    # keyed hash, and forgotten after this many days.
+    login_known_address_days: int = Field(30, ge=1, le=365)
+    # Wrong mailed codes (POST /verify with email+token or token_hash; a followed link) per
+    # window, from one address and for one account (when the email names it). A correct code
+    # does not count. Kept low for the account: a 6-digit code must not be guessable, even
+    # from many addresses, in the day it is valid.
+    rate_limit_verify_window: Seconds = 3600
+    rate_limit_verify_per_ip: int = Field(30, ge=1)
+    rate_limit_verify_per_account: int = Field(10, ge=1)
     rate_limit_recover_per_ip: int = Field(10, ge=1)
     rate_limit_recover_per_account: int = Field(3, ge=1)
     rate_limit_join_per_ip: int = Field(60, ge=1)
@@ -310,6 +338,12 @@ class Settings(BaseSettings):
 
         parse(v)
         return v
+
+    @field_validator("password_hibp_url")
+    @classmethod
+    def _check_hibp_url(cls, v: str) -> str:
+        problem = "must be an http(s):// URL such as https://api.pwnedpasswords.com"
+        return _url(v, ("http", "https"), problem).rstrip("/")
 
     @field_validator("posthog_host")
     @classmethod

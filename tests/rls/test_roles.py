@@ -145,7 +145,7 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
 
 
 @pytest.mark.parametrize("user", ["bob", None])
-@pytest.mark.parametrize("table", ["users", "sessions", "refresh_tokens"])
+@pytest.mark.parametrize("table", ["users", "sessions", "refresh_tokens", "known_addresses"])
 async def test_auth_tables_are_not_readable(
     db: Conn, world: World, table: str, user: str | None
 ) -> None:

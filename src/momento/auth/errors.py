@@ -16,6 +16,7 @@ the legacy `{"code": <status>, "error_code": ..., "msg": ...}`. The problem+json
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -143,10 +144,12 @@ class WeakPassword(AuthError):
     status = 422
     code = "weak_password"
 
-    def __init__(self, minimum: int) -> None:
+    def __init__(self, minimum: int, reasons: Sequence[str] = (), message: str = "") -> None:
+        """Too short (`minimum`), or refused for `reasons` (GoTrue's `length`, `characters`,
+        `pwned`) said in `message`; the clients read `weak_password.reasons`."""
         super().__init__(
-            f"Password should be at least {minimum} characters.",
-            extra={"weak_password": {"reasons": ["length"]}},
+            message or f"Password should be at least {minimum} characters.",
+            extra={"weak_password": {"reasons": list(reasons or ["length"])}},
         )
 
 

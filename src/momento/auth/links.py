@@ -31,6 +31,7 @@ from momento.auth.sessions import sign_in
 from momento.auth.shared import (
     ClientInfo,
     account_key,
+    address_key,
     limit,
     new_otp,
     normalize_email,
@@ -169,12 +170,32 @@ async def _check(
     if not token_hash and not (token and email_in):
         raise ValidationFailed("Verify requires either a token or a token hash")
     settings = services.settings
-    limits = [(f"verify:ip:{client.ip}", settings.rate_limit_login_per_ip)]
+    # Wrong codes are capped per address, and per account when the email names it, so that a
+    # 6-digit code cannot be guessed even from many addresses. Every attempt is counted first
+    # (parallel guesses cannot slip past the cap) and a correct one is taken back.
+    window = settings.rate_limit_verify_window
+    limits = [(f"verify:ip:{address_key(client.ip)}", settings.rate_limit_verify_per_ip, window)]
     email = None
     if not token_hash:
         email = normalize_email(email_in)
-        limits.append((f"verify:acct:{account_key(email)}", settings.rate_limit_login_per_account))
+        acct = f"verify:acct:{account_key(email)}"
+        limits.append((acct, settings.rate_limit_verify_per_account, window))
     await limit(services, limits)
+    result = await _use_code(services, kind, email, token, token_hash, client, is_pkce)
+    await services.limiter.refund([key for key, _, _ in limits])
+    return result
+
+
+async def _use_code(
+    services: Services,
+    kind: str,
+    email: str | None,
+    token: str | None,
+    token_hash: str | None,
+    client: ClientInfo,
+    is_pkce: bool,
+) -> tuple[dict[str, Any] | None, str, uuid.UUID | None]:
+    settings = services.settings
     wanted = token_hash or otp_hash(email or "", (token or "").strip())
 
     find, use = q.VERIFY[kind]

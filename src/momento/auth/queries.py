@@ -325,3 +325,23 @@ FROM auth.users
 WHERE lower(email) = lower(%(email)s) AND deleted_at IS NULL
 FOR UPDATE
 """
+
+# --- known client addresses (the abuse rules) ------------------------------------------------
+
+KNOWN_ADDRESS: LiteralString = """
+SELECT EXISTS (
+  SELECT 1 FROM auth.known_addresses k JOIN auth.users u ON u.id = k.user_id
+  WHERE lower(u.email) = lower(%(email)s) AND u.deleted_at IS NULL
+    AND k.address_hash = %(address)s
+    AND k.last_sign_in_at > now() - make_interval(days => %(days)s)
+) AS known
+"""
+
+REMEMBER_ADDRESS: LiteralString = """
+INSERT INTO auth.known_addresses (user_id, address_hash) VALUES (%s, %s)
+ON CONFLICT (user_id, address_hash) DO UPDATE SET last_sign_in_at = now()
+"""
+
+FORGET_OLD_ADDRESSES: LiteralString = """
+DELETE FROM auth.known_addresses WHERE last_sign_in_at < now() - make_interval(days => %s)
+"""

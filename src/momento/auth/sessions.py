@@ -8,6 +8,7 @@ revoked token presented again outside `refresh_reuse_interval` deletes its whole
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ from momento.auth.shared import (
     ClientInfo,
     Identity,
     account_key,
+    address_hash,
+    address_key,
     current_user,
     limit,
     new_refresh_token,
@@ -57,14 +60,7 @@ async def password_grant(
     if not email_in or not password:
         raise ValidationFailed("An email address and a password are required.")
     email = email_in.strip().lower()
-    settings = services.settings
-    await limit(
-        services,
-        [
-            (f"login:ip:{client.ip}", settings.rate_limit_login_per_ip),
-            (f"login:acct:{account_key(email)}", settings.rate_limit_login_per_account),
-        ],
-    )
+    await _limit_login(services, email, client)
     async with services.db.privileged() as conn:
         cur = await conn.execute(q.USER_BY_EMAIL, (email,))
         user = await cur.fetchone()
@@ -82,6 +78,31 @@ async def password_grant(
         if new_hash is not None:
             await conn.execute(q.REHASH, (new_hash, user["id"], stored))
         return await sign_in(services, conn, user, client, "password")
+
+
+@raises(*raised_by(limit))
+async def _limit_login(services: Services, email: str, client: ClientInfo) -> None:
+    """The abuse rules of password sign-in, counted in PostgreSQL (shared by every process):
+    attempts per client address, per (account, address) pair, and per account, except that a
+    pair that signed in lately is not held to the account ceiling. A guesser can exhaust the
+    account ceiling, but the owner's own devices keep their allowance."""
+    settings = services.settings
+    account = account_key(email)
+    address = address_hash(services, client.ip)
+    async with services.db.privileged() as conn:
+        cur = await conn.execute(
+            q.KNOWN_ADDRESS,
+            {"email": email, "address": address, "days": settings.login_known_address_days},
+        )
+        row = await cur.fetchone()
+    known = row is not None and bool(row["known"])
+    limits = [
+        (f"login:ip:{address_key(client.ip)}", settings.rate_limit_login_per_ip),
+        (f"login:pair:{account}:{address.hex()[:32]}", settings.rate_limit_login_per_account_ip),
+    ]
+    if not known:
+        limits.append((f"login:acct:{account}", settings.rate_limit_login_per_account))
+    await limit(services, limits)
 
 
 @raises(ValidationFailed, RefreshTokenNotFound, UserBanned, SessionExpired, RefreshTokenAlreadyUsed)
@@ -166,7 +187,7 @@ async def pkce_grant(
     services: Services, auth_code: str | None, code_verifier: str | None, client: ClientInfo
 ) -> dict[str, Any]:
     """Exchange the code of a followed PKCE link, with its verifier, for a session."""
-    await limit(services, [(f"verify:ip:{client.ip}", services.settings.rate_limit_login_per_ip)])
+    await limit(services, [(f"pkce:ip:{client.ip}", services.settings.rate_limit_login_per_ip)])
     async with services.db.privileged() as conn:
         flow = await pkce.take(conn, auth_code, code_verifier)
         cur = await conn.execute(q.USER_BY_ID, (flow["user_id"],))
@@ -213,6 +234,10 @@ async def sign_in(
     cur = await conn.execute(q.SIGNED_IN, (user["id"],))
     signed_in = await cur.fetchone()
     assert signed_in is not None
+    # This address is now known for the account (the abuse rules of `_limit_login`).
+    await conn.execute(q.REMEMBER_ADDRESS, (user["id"], address_hash(services, client.ip)))
+    if secrets.randbelow(100) == 0:
+        await conn.execute(q.FORGET_OLD_ADDRESSES, (services.settings.login_known_address_days,))
     return session_json(
         services, signed_in, session["id"], refresh, method, int(session["started"])
     )

@@ -8,6 +8,8 @@ Every secret is stored only as a hash: refresh tokens as SHA-256 hex, mailed cod
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
 import uuid
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from psycopg.rows import DictRow
 
+from momento.auth import password_policy
 from momento.auth import queries as q
 from momento.auth.errors import (
     BadJwt,
@@ -25,17 +28,16 @@ from momento.auth.errors import (
     SessionNotFound,
     UserNotFound,
     ValidationFailed,
-    WeakPassword,
 )
 from momento.config import Settings
 from momento.db.pool import Conn
-from momento.errors import InvalidToken, RateLimited, raises
+from momento.errors import InvalidToken, RateLimited, raised_by, raises
+from momento.kit.ratelimit import Limit
 
 if TYPE_CHECKING:
     # For types only: the kernel imports the job queue, which imports the domains' tasks.
     from momento.services import Services
 
-MAX_PASSWORD_LENGTH = 256
 MAX_EMAIL_LENGTH = 255
 
 _EMAIL = re.compile(r"^[^\s@\"<>,;:()\[\]\\]+@[^\s@\"<>,;:()\[\]\\.]+(\.[^\s@\"<>,;:()\[\]\\.]+)+$")
@@ -88,8 +90,9 @@ async def current_user(conn: Conn, who: Identity) -> DictRow:
 
 
 @raises(OverRequestRateLimit)
-async def limit(services: Services, limits: Sequence[tuple[str, int]]) -> None:
-    """Count one hit against each `(key, limit)`: 429 over_request_rate_limit if over any."""
+async def limit(services: Services, limits: Sequence[Limit]) -> None:
+    """Count one hit against each `(key, limit[, window])`: 429 over_request_rate_limit if
+    over any."""
     try:
         await services.limiter.hit(limits)
     except RateLimited as exc:
@@ -109,12 +112,11 @@ def normalize_email(value: str | None) -> str:
     return email
 
 
-@raises(WeakPassword, ValidationFailed)
-def check_password(settings: Settings, password: str) -> None:
-    if len(password) < settings.password_min_length:
-        raise WeakPassword(settings.password_min_length)
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationFailed(f"Password cannot be longer than {MAX_PASSWORD_LENGTH} characters")
+@raises(*raised_by(password_policy.check))
+async def check_password(settings: Settings, password: str) -> None:
+    """A new password (signup, change, reset): GoTrue's weak_password checks, the list of
+    common passwords, and HIBP when enabled (see `momento.auth.password_policy`)."""
+    await password_policy.check(settings, password)
 
 
 # --- hashes of stored secrets ----------------------------------------------------------------
@@ -127,6 +129,37 @@ def sha256_hex(value: str) -> str:
 def account_key(email: str) -> str:
     """The part of a rate limit key that names an account (not the address itself)."""
     return sha256_hex(email)[:32]
+
+
+def address_key(ip: str) -> str:
+    """A client address as the abuse rules count it: an IPv4 address, or the /64 network of an
+    IPv6 one. A /64 is one subscriber's (a host picks any address in it at will, and a phone's
+    privacy addresses change daily), so counting single IPv6 addresses would count nothing."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
+_address_keys: dict[str, bytes] = {}
+
+
+def address_hash(services: Services, ip: str) -> bytes:
+    """A client address (its `address_key`) as stored for the abuse rules: HMAC-SHA256 under
+    a key derived from the token signing key, so the table says nothing of where users are
+    without that key (and a new signing key simply forgets the known addresses)."""
+    key = services.tokens.key
+    secret = _address_keys.get(key.kid)
+    if secret is None:
+        private = key.private.private_numbers().private_value.to_bytes(32, "big")
+        secret = hashlib.sha256(b"momento client address v1\x00" + private).digest()
+        _address_keys[key.kid] = secret
+    return hmac.new(secret, address_key(ip).encode(), hashlib.sha256).digest()
 
 
 def otp_hash(email: str, otp: str) -> str:

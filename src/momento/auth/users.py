@@ -78,7 +78,7 @@ async def signup(
     email = normalize_email(email_in)
     if not password:
         raise ValidationFailed("Signup requires a valid password")
-    check_password(settings, password)
+    await check_password(settings, password)
     meta = dict(data or {})
     username = meta.get("username")
     if username is not None:
@@ -233,7 +233,7 @@ async def update_user(
     or metadata. A new password ends the caller's other sessions."""
     settings = services.settings
     if password is not None:
-        check_password(settings, password)
+        await check_password(settings, password)
     email = normalize_email(email_in) if email_in is not None else None
     async with services.db.privileged() as conn:
         current = await current_user(conn, who)

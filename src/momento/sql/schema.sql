@@ -1668,6 +1668,18 @@ CREATE TABLE auth.identities (
 
 
 --
+-- Name: known_addresses; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.known_addresses (
+    user_id uuid NOT NULL,
+    address_hash bytea NOT NULL,
+    last_sign_in_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT known_addresses_address_hash_check CHECK ((length(address_hash) = 32))
+);
+
+
+--
 -- Name: refresh_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1881,7 +1893,9 @@ CREATE TABLE momento.push_deliveries (
 CREATE TABLE momento.rate_limits (
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL
+    hits integer NOT NULL,
+    seconds integer DEFAULT 60 NOT NULL,
+    CONSTRAINT rate_limits_seconds_check CHECK ((seconds > 0))
 );
 
 
@@ -2204,6 +2218,14 @@ ALTER TABLE ONLY auth.identities
 
 
 --
+-- Name: known_addresses known_addresses_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.known_addresses
+    ADD CONSTRAINT known_addresses_pkey PRIMARY KEY (user_id, address_hash);
+
+
+--
 -- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -2461,6 +2483,13 @@ CREATE INDEX identities_email_idx ON auth.identities USING btree (email text_pat
 --
 
 CREATE INDEX identities_user_id_idx ON auth.identities USING btree (user_id);
+
+
+--
+-- Name: known_addresses_last_sign_in; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX known_addresses_last_sign_in ON auth.known_addresses USING btree (last_sign_in_at);
 
 
 --
@@ -2925,6 +2954,14 @@ ALTER TABLE ONLY auth.flow_state
 
 ALTER TABLE ONLY auth.identities
     ADD CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: known_addresses known_addresses_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.known_addresses
+    ADD CONSTRAINT known_addresses_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
