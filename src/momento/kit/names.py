@@ -65,6 +65,11 @@ from momento.errors import ValidationFailed
 # The longest run of non-spacing or enclosing combining marks accepted.
 MAX_MARKS = 8
 
+# The lengths of the names, as the tables' CHECK constraints bound them (char_length, so code
+# points): profiles_display_name_length and events_name_length.
+DISPLAY_NAME_MAX = 60
+EVENT_NAME_MAX = 100
+
 USERNAME_MIN = 3
 USERNAME_MAX = 30
 
