@@ -578,3 +578,15 @@ async def test_signup_null_names_are_left_out(
     )
     assert row["display_name"] is None
     assert row["username"].startswith("user_")
+
+
+async def test_the_routes_document_invalid_name(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path, method in [
+        ("/v1/me", "patch"),
+        ("/v1/events", "post"),
+        ("/v1/events/{event_id}", "patch"),
+    ]:
+        assert "`invalid_name`" in paths[path][method]["responses"]["422"]["description"]
+    for path, method in [("/auth/v1/signup", "post"), ("/auth/v1/user", "put")]:
+        assert "`validation_failed`" in paths[path][method]["responses"]["422"]["description"]
