@@ -93,15 +93,22 @@ class TestPatchMe:
         assert r.status_code == 200
 
     @pytest.mark.parametrize(
-        "username",
-        ["ab", "a" * 31, "ana b", "ana-b", "ana@b", "añá", "\u212aelvin", "", None, 123],
+        ("username", "code"),
+        [
+            *(
+                (name, "invalid_name")
+                for name in ("ab", "a" * 31, "ana b", "ana-b", "ana@b", "añá", "\u212aelvin", "")
+            ),
+            (None, "validation_failed"),
+            (123, "validation_failed"),
+        ],
     )
     async def test_bad_username_is_refused(
-        self, client: httpx.AsyncClient, services: Services, username: object
+        self, client: httpx.AsyncClient, services: Services, username: object, code: str
     ) -> None:
         user = await create_user(services, "ana")
         r = await client.patch("/v1/me", headers=user.headers, json={"username": username})
-        assert_problem(r, 422, "validation_failed")
+        assert_problem(r, 422, code)
         assert r.json()["errors"][0]["field"] == "username"
         assert (await profile_row(services, user))["username"] == "ana"
 
@@ -118,9 +125,6 @@ class TestPatchMe:
     @pytest.mark.parametrize(
         "body",
         [
-            {"display_name": ""},
-            {"display_name": "   "},
-            {"display_name": "x" * 61},
             {"avatar_url": "ftp://example.com/a.png"},
             {"avatar_url": "not a url"},
             {"avatar_url": "https://example.com/" + "a" * 2048},
@@ -136,6 +140,21 @@ class TestPatchMe:
         before = await profile_row(services, user)
         r = await client.patch("/v1/me", headers=user.headers, json=body)
         assert_problem(r, 422, "validation_failed")
+        assert await profile_row(services, user) == before
+
+    @pytest.mark.parametrize(
+        ("display_name", "reason"),
+        [("", "empty"), ("   ", "empty"), ("x" * 61, "too_long")],
+    )
+    async def test_bad_display_name_is_refused(
+        self, client: httpx.AsyncClient, services: Services, display_name: str, reason: str
+    ) -> None:
+        # Hostile names of every kind: tests/test_names.py.
+        user = await create_user(services, "ana")
+        before = await profile_row(services, user)
+        r = await client.patch("/v1/me", headers=user.headers, json={"display_name": display_name})
+        assert_problem(r, 422, "invalid_name")
+        assert (r.json()["field"], r.json()["reason"]) == ("display_name", reason)
         assert await profile_row(services, user) == before
 
     async def test_malformed_json(self, client: httpx.AsyncClient, services: Services) -> None:

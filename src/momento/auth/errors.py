@@ -58,6 +58,8 @@ class ValidationFailed(AuthError):
 class InvalidUsername(ValidationFailed):
     """A username is 3 to 30 characters: letters, digits, '_' and '.'."""
 
+    # GoTrue's one 422 validation_failed, so also the answer for a display name that
+    # momento.kit.names refuses: the detail then names the field and the reason.
     status = 422
 
 

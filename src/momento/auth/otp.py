@@ -29,7 +29,6 @@ from momento import logs
 from momento.auth import pkce
 from momento.auth import queries as q
 from momento.auth.errors import (
-    InvalidUsername,
     OtpDisabled,
     PhoneProviderDisabled,
     SignupDisabled,
@@ -43,7 +42,7 @@ from momento.auth.links import (
     verify_url,
 )
 from momento.auth.shared import ClientInfo, limit, new_otp, normalize_email, otp_hash
-from momento.auth.users import _USERNAME, APP_METADATA, _check_username_free
+from momento.auth.users import APP_METADATA, check_username_free, checked_names
 from momento.errors import raised_by, raises
 
 if TYPE_CHECKING:
@@ -71,17 +70,11 @@ def _address(email: str | None, phone: str | None, channel: str | None) -> str:
     return normalize_email(email)
 
 
-@raises(InvalidUsername)
+@raises(*raised_by(checked_names))
 def _metadata(data: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """A new account's user metadata, and its username (checked as signup checks it)."""
-    meta = dict(data or {})
-    username = meta.get("username")
-    if username is None:
-        return meta, None
-    if not isinstance(username, str) or not _USERNAME.match(username):
-        raise InvalidUsername()
-    meta["username"] = username.lower()
-    return meta, meta["username"]
+    """A new account's user metadata, and its username (checked as signup checks them)."""
+    meta = checked_names(data or {})
+    return meta, meta.get("username")
 
 
 @raises(
@@ -168,7 +161,7 @@ async def _create(
     await limit(services, [(f"signup:ip:{client.ip}", settings.rate_limit_signup_per_ip)])
     meta, username = _metadata(data)
     if username is not None:
-        await _check_username_free(services, username)
+        await check_username_free(services, username)
     kind = "signup" if settings.email_confirm else "magiclink"
     token_hash = otp_hash(email, otp)
     async with services.db.privileged() as conn:

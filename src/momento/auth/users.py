@@ -5,7 +5,6 @@ the `username` in the metadata).
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from momento.auth.shared import (
 )
 from momento.auth.views import user_json
 from momento.errors import raised_by, raises
+from momento.kit import names
 
 if TYPE_CHECKING:
     # For types only: the kernel imports the job queue, which imports the domains' tasks.
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
 log = logs.get("momento.auth")
 
 APP_METADATA = {"provider": "email", "providers": ["email"]}
-# The form public.profiles accepts (checked on the ASCII input, before lowering it).
-_USERNAME = re.compile(r"^[A-Za-z0-9_.]{3,30}$")
 
 
 @raises(
@@ -79,12 +77,8 @@ async def signup(
     if not password:
         raise ValidationFailed("Signup requires a valid password")
     await check_password(settings, password)
-    meta = dict(data or {})
+    meta = checked_names(data or {})
     username = meta.get("username")
-    if username is not None:
-        if not isinstance(username, str) or not _USERNAME.match(username):
-            raise InvalidUsername()
-        meta["username"] = username = username.lower()
 
     confirm = settings.email_confirm
     async with services.db.privileged() as conn:
@@ -93,7 +87,7 @@ async def signup(
     if existing is not None:
         return await _signup_existing(services, existing, redirect_to, challenge)
     if username is not None:
-        await _check_username_free(services, username)
+        await check_username_free(services, username)
 
     hashed = await passwords.hash_password_async(password)
     otp = new_otp() if confirm else None
@@ -189,7 +183,26 @@ def _fake_user(email: str) -> dict[str, Any]:
     }
 
 
-async def _check_username_free(services: Services, username: str) -> None:
+@raises(InvalidUsername)
+def checked_names(data: dict[str, Any]) -> dict[str, Any]:
+    """The metadata with its names in their stored form, or InvalidUsername saying which and
+    why. The database's trigger makes the profile's username and display name from these at
+    signup, so they follow the rules of /v1/me (momento.kit.names); null leaves them out."""
+    out = dict(data)
+    try:
+        if out.get("username") is not None:
+            out["username"] = names.username(out["username"])
+        if out.get("display_name") is not None:
+            out["display_name"] = names.clean_name(
+                out["display_name"], field="display_name", max_length=names.DISPLAY_NAME_MAX
+            )
+    except names.InvalidName as exc:
+        extra = {"field": exc.field, "reason": exc.reason}
+        raise InvalidUsername(exc.detail, extra=extra) from None
+    return out
+
+
+async def check_username_free(services: Services, username: str) -> None:
     async with services.db.privileged() as conn:
         cur = await conn.execute(q.USERNAME_TAKEN, (username,))
         if await cur.fetchone() is not None:
@@ -215,7 +228,9 @@ async def get_user(services: Services, who: Identity) -> dict[str, Any]:
 
 
 @raises(
-    *raised_by(check_password, normalize_email, current_user),
+    *raised_by(check_password),
+    InvalidUsername,
+    *raised_by(normalize_email, current_user),
     SamePassword,
     EmailExists,
     *raised_by(mail_or_fail),
@@ -234,6 +249,8 @@ async def update_user(
     settings = services.settings
     if password is not None:
         await check_password(settings, password)
+    if data is not None:
+        data = checked_names(data)
     email = normalize_email(email_in) if email_in is not None else None
     async with services.db.privileged() as conn:
         current = await current_user(conn, who)

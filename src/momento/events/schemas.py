@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from momento.kit.names import EVENT_NAME_MAX
 from momento.kit.schemas import UtcDatetime
 
+# Checked by the operation (momento.kit.names), which answers 422 `invalid_name`.
 EventName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    Field(description="1 to 100 characters (surrounding spaces are removed)."),
+    Field(
+        description=f"1 to {EVENT_NAME_MAX} characters, stored NFC-normalised, with surrounding"
+        " spaces removed and each run of spaces made one. Control characters, line breaks,"
+        " invisible and bidirectional formatting characters, private-use and unassigned code"
+        " points are refused (422 `invalid_name`, `reason` says why); a zero-width joiner"
+        " only inside an emoji sequence."
+    ),
 ]
 Timestamp = Annotated[
     AwareDatetime,

@@ -29,6 +29,8 @@ from momento.events.errors import (
 )
 from momento.events.schemas import Event, EventCreate, EventUpdate, Member
 from momento.identity import CurrentUser
+from momento.kit import names
+from momento.kit.names import InvalidName
 from momento.profiles.errors import UserNotFound
 from momento.reveal import scheduling as reveal_scheduling
 
@@ -180,13 +182,14 @@ async def get_event(services: Services, user: CurrentUser, event_id: uuid.UUID) 
     return Event.model_validate(rows[0])
 
 
-@raises(UserNotFound, ReleaseBeforeStart, Conflict)
+@raises(InvalidName, UserNotFound, ReleaseBeforeStart, Conflict)
 async def create_event(services: Services, user: CurrentUser, body: EventCreate) -> Event:
     """Create the event; once the insert committed, its reveal is scheduled and the
     `event_created` analytics event sent."""
+    params = body.model_dump()
+    params["name"] = names.clean_name(body.name, field="name", max_length=names.EVENT_NAME_MAX)
     if body.release_at <= body.starts_at:
         raise ReleaseBeforeStart()
-    params = body.model_dump()
     async with services.db.as_user(user.claims) as conn:
         row: dict[str, Any] | None = None
         for attempt in range(1, JOIN_CODE_ATTEMPTS + 1):
@@ -212,17 +215,22 @@ async def create_event(services: Services, user: CurrentUser, body: EventCreate)
     return event
 
 
-@raises(EventNotFound, NotEventCreator, ReleaseLocked, ReleaseBeforeStart, UserNotFound)
+@raises(
+    InvalidName, EventNotFound, NotEventCreator, ReleaseLocked, ReleaseBeforeStart, UserNotFound
+)
 async def update_event(
     services: Services, user: CurrentUser, event_id: uuid.UUID, body: EventUpdate
 ) -> Event:
     """Change the event; a new release_at moves its reveal job (after commit)."""
+    changes = body.changes()
+    if changes["set_name"]:
+        changes["name"] = names.clean_name(body.name, field="name", max_length=names.EVENT_NAME_MAX)
     if body.starts_at is not None and body.release_at is not None:
         if body.release_at <= body.starts_at:
             raise ReleaseBeforeStart()
     async with services.db.as_user(user.claims) as conn:
         with _event_errors():
-            cur = await conn.execute(UPDATE_EVENT, {"id": event_id, **body.changes()})
+            cur = await conn.execute(UPDATE_EVENT, {"id": event_id, **changes})
             row = await cur.fetchone()
         if row is None:
             raise await _refusal(conn, event_id)

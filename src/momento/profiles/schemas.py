@@ -17,21 +17,22 @@ from pydantic import (
     field_validator,
 )
 
+from momento.kit.names import DISPLAY_NAME_MAX
 from momento.kit.schemas import UtcDatetime
 
-_USERNAME = re.compile(r"[A-Za-z0-9_.]{3,30}")
 _HEX = re.compile(r"[0-9A-Fa-f]{32,200}")
 
 USERNAME_RULES = (
     "3 to 30 characters from a-z, 0-9, `_` and `.`. Upper-case letters are accepted and stored"
-    " lower-case (`Ana.B` becomes `ana.b`); a name is unique whatever its case."
+    " lower-case (`Ana.B` becomes `ana.b`); a name is unique whatever its case. Full-width and"
+    " other look-alike characters are refused (422 `invalid_name`), never mapped."
 )
-
-
-def _username(value: str) -> str:
-    if not _USERNAME.fullmatch(value):
-        raise ValueError("must be 3 to 30 characters from a-z, 0-9, '_' and '.'")
-    return value.lower()
+NAME_RULES = (
+    "Stored NFC-normalised, with surrounding spaces removed and each run of spaces made one."
+    " Control characters, line breaks, invisible and bidirectional formatting characters,"
+    " private-use and unassigned code points are refused (422 `invalid_name`, `reason` says"
+    " why); a zero-width joiner only inside an emoji sequence."
+)
 
 
 def _device_token(value: str) -> str:
@@ -48,11 +49,13 @@ def _avatar_url(value: str) -> str:
     return value
 
 
-Username = Annotated[str, AfterValidator(_username), Field(description=USERNAME_RULES)]
+# Checked by the operation (momento.kit.names), which answers 422 `invalid_name`.
+Username = Annotated[str, Field(description=USERNAME_RULES)]
 DisplayName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
-    Field(description="1 to 60 characters (surrounding spaces are removed); null clears it."),
+    Field(
+        description=f"1 to {DISPLAY_NAME_MAX} characters; null clears it. {NAME_RULES}",
+    ),
 ]
 AvatarUrl = Annotated[
     str,

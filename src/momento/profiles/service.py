@@ -13,6 +13,8 @@ from psycopg import errors
 from momento.analytics import events as analytics_events
 from momento.errors import raises
 from momento.identity import CurrentUser
+from momento.kit import names
+from momento.kit.names import InvalidName
 from momento.profiles.errors import UsernameTaken, UserNotFound
 from momento.profiles.schemas import Profile, ProfileUpdate, Stats
 
@@ -69,11 +71,18 @@ async def get_profile(services: Services, user: CurrentUser) -> Profile:
     return Profile.model_validate(rows[0])
 
 
-@raises(UserNotFound, UsernameTaken)
+@raises(InvalidName, UserNotFound, UsernameTaken)
 async def update_profile(services: Services, user: CurrentUser, update: ProfileUpdate) -> Profile:
+    changes = update.changes()
+    if changes["set_username"]:
+        changes["username"] = names.username(changes["username"])
+    if changes["display_name"] is not None:
+        changes["display_name"] = names.clean_name(
+            changes["display_name"], field="display_name", max_length=names.DISPLAY_NAME_MAX
+        )
     async with services.db.as_user(user.claims) as conn:
         try:
-            cur = await conn.execute(UPDATE_PROFILE, update.changes())
+            cur = await conn.execute(UPDATE_PROFILE, changes)
             row = await cur.fetchone()
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name in _USERNAME_CONSTRAINTS:
