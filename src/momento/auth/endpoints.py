@@ -94,13 +94,18 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 @router.post(
     "/signup",
-    summary="Create an account (email and password)",
-    responses=gotrue_problems(*raised_by(users.signup, pkce.challenge_from), *_BODY),
+    summary="Create an account (email and password), or sign in a guest (neither)",
+    responses=gotrue_problems(
+        *raised_by(users.signup, users.signup_anonymous, pkce.challenge_from), *_BODY
+    ),
 )
 async def signup(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, SignupBody)
+    if not body.email and not body.phone:
+        # As GoTrue: no email and no phone is an anonymous sign-in.
+        return await users.signup_anonymous(services, body.data, client_info(request))
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     return await users.signup(
         services, body.email, body.password, body.data, redirect_to, client_info(request), challenge

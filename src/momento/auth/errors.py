@@ -60,6 +60,12 @@ class InvalidUsername(ValidationFailed):
     status = 422
 
 
+class GuestPasswordWithoutEmail(ValidationFailed):
+    """Updating password of an anonymous user without an email or phone is not allowed"""
+
+    status = 422
+
+
 class OverRequestRateLimit(AuthError, RateLimited):
     """Request rate limit reached"""
 
@@ -113,6 +119,13 @@ class SignupDisabled(AuthError):
 
     status = 422
     code = "signup_disabled"
+
+
+class AnonymousProviderDisabled(AuthError):
+    """Anonymous sign-ins are disabled"""
+
+    status = 422
+    code = "anonymous_provider_disabled"
 
 
 class UserAlreadyExists(AuthError):

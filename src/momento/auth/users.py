@@ -18,9 +18,12 @@ from momento import logs
 from momento.auth import passwords, pkce
 from momento.auth import queries as q
 from momento.auth.errors import (
+    AnonymousProviderDisabled,
     AuthError,
     EmailExists,
+    GuestPasswordWithoutEmail,
     InvalidUsername,
+    OverRequestRateLimit,
     SamePassword,
     SignupDisabled,
     UserAlreadyExists,
@@ -40,7 +43,8 @@ from momento.auth.shared import (
     otp_hash,
 )
 from momento.auth.views import user_json
-from momento.errors import raised_by, raises
+from momento.errors import RateLimited, raised_by, raises
+from momento.kit.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     # For types only: the kernel imports the job queue, which imports the domains' tasks.
@@ -51,6 +55,8 @@ log = logs.get("momento.auth")
 APP_METADATA = {"provider": "email", "providers": ["email"]}
 # The form public.profiles accepts (checked on the ASCII input, before lowering it).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.]{3,30}$")
+# The longest display name public.profiles accepts (profiles_display_name_length).
+_DISPLAY_NAME_MAX = 60
 
 
 @raises(
@@ -124,6 +130,56 @@ async def signup(
     assert otp is not None
     await _mail_confirmation(services, email, otp, redirect_to, challenge)
     return user_json(user)
+
+
+@raises(
+    AnonymousProviderDisabled,
+    OverRequestRateLimit,
+    SignupDisabled,
+    InvalidUsername,
+    ValidationFailed,
+    UsernameTaken,
+    UserAlreadyExists,
+)
+async def signup_anonymous(
+    services: Services, data: dict[str, Any] | None, client: ClientInfo
+) -> dict[str, Any]:
+    """A guest: a session for a new user without email or password (GoTrue's anonymous
+    sign-in), who may add an address later (`update_user`). `data` is kept as the user's
+    metadata, as on a signup: the profile trigger takes its username (or generates one) and
+    display name."""
+    settings = services.settings
+    if not settings.anonymous_signins:
+        raise AnonymousProviderDisabled()
+    # Its own limit and window: a venue's guests share one address (see config.py).
+    limiter = RateLimiter(services.db, settings.rate_limit_anonymous_window)
+    try:
+        await limiter.hit([(f"anon:ip:{client.ip}", settings.rate_limit_anonymous_per_ip)])
+    except RateLimited as exc:
+        raise OverRequestRateLimit(exc.retry_after) from None
+    if settings.disable_signup:
+        raise SignupDisabled()
+    meta = dict(data or {})
+    username = meta.get("username")
+    if username is not None:
+        if not isinstance(username, str) or not _USERNAME.match(username):
+            raise InvalidUsername()
+        meta["username"] = username = username.lower()
+        await _check_username_free(services, username)
+    name = meta.get("display_name")
+    if name is not None and not (isinstance(name, str) and len(name) <= _DISPLAY_NAME_MAX):
+        # What the profile accepts (profiles_display_name_length), said rather than a 500.
+        raise ValidationFailed(f"A display name is at most {_DISPLAY_NAME_MAX} characters.")
+    async with services.db.privileged() as conn:
+        try:
+            cur = await conn.execute(q.INSERT_ANONYMOUS_USER, {"meta": Jsonb(meta)})
+        except pg_errors.UniqueViolation as exc:
+            raise _signup_conflict(exc) from None
+        user = await cur.fetchone()
+        assert user is not None
+        session = await sign_in(services, conn, user, client, "anonymous")
+    log.info("guest signed in", user_id=str(user["id"]))
+    return session
 
 
 async def _signup_existing(
@@ -218,6 +274,7 @@ async def get_user(services: Services, who: Identity) -> dict[str, Any]:
     *raised_by(check_password, normalize_email, current_user),
     SamePassword,
     EmailExists,
+    GuestPasswordWithoutEmail,
     *raised_by(mail_or_fail),
 )
 async def update_user(
@@ -230,29 +287,45 @@ async def update_user(
     challenge: pkce.Challenge | None = None,
 ) -> dict[str, Any]:
     """Change the caller's password, email address (mailed for confirmation when that is on)
-    or metadata. A new password ends the caller's other sessions."""
+    or metadata. A new password ends the caller's other sessions.
+
+    A guest (anonymous user) adding an address becomes a permanent user, the same user id
+    (their photos and events stay theirs): at once when email confirmation is off, else when
+    the link mailed to the new address is followed (a guest has no current address to
+    confirm). A guest sets a password only together with an address, as on GoTrue."""
     settings = services.settings
     if password is not None:
         check_password(settings, password)
     email = normalize_email(email_in) if email_in is not None else None
     async with services.db.privileged() as conn:
         current = await current_user(conn, who)
+    if current["is_anonymous"] and password and email is None:
+        raise GuestPasswordWithoutEmail()
     new_hash = None
     if password is not None:
-        same = await passwords.verify_password_async(current["encrypted_password"], password)
-        if same.ok:
-            raise SamePassword()
+        if current["encrypted_password"]:
+            same = await passwords.verify_password_async(current["encrypted_password"], password)
+            if same.ok:
+                raise SamePassword()
         new_hash = await passwords.hash_password_async(password)
     meta = None
     if data is not None:
         merged = {**(current["raw_user_meta_data"] or {}), **data}
         meta = Jsonb({k: v for k, v in merged.items() if v is not None})
     # A new address is only ever taken after its mailed link is followed, and (secure email
-    # change) the current address's too: an access token alone cannot move the account.
-    change_to = change_token = current_token = None
+    # change) the current address's too: an access token alone cannot move the account. A
+    # guest has no account to move: with confirmation off, as a signup (and GoTrue with
+    # autoconfirm), the address is taken at once.
+    change_to = change_token = current_token = convert_to = None
     otp = current_otp = None
     old_email = current["email"] or ""
-    if email is not None and email != old_email.lower():
+    if (
+        email is not None
+        and email != old_email.lower()
+        and (current["is_anonymous"] and not settings.email_confirm)
+    ):
+        convert_to = email
+    elif email is not None and email != old_email.lower():
         otp = new_otp()
         change_to, change_token = email, otp_hash(email, otp)
         if settings.secure_email_change and old_email:
@@ -260,8 +333,8 @@ async def update_user(
             current_token = otp_hash(old_email, current_otp)
 
     async with services.db.privileged() as conn:
-        if change_to:
-            cur = await conn.execute(q.EMAIL_TAKEN, (change_to, who.user_id))
+        if change_to or convert_to:
+            cur = await conn.execute(q.EMAIL_TAKEN, (change_to or convert_to, who.user_id))
             if await cur.fetchone() is not None:
                 raise EmailExists()
         try:
@@ -276,10 +349,17 @@ async def update_user(
                     "current_token": current_token,
                 },
             )
+            if convert_to:
+                cur = await conn.execute(q.CONVERT_GUEST, {"uid": who.user_id, "email": convert_to})
         except pg_errors.UniqueViolation:
             raise EmailExists() from None
         user = await cur.fetchone()
+        if user is None:  # converted meanwhile by a racing request: answer what is now
+            cur = await conn.execute(q.USER_BY_ID, (who.user_id,))
+            user = await cur.fetchone()
         assert user is not None
+        if convert_to:
+            log.info("guest converted", user_id=str(who.user_id), confirmed=True)
         if challenge is not None:
             for token in (change_token, current_token):
                 if token is not None:
