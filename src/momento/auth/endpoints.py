@@ -103,8 +103,9 @@ async def signup(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, SignupBody)
-    if not body.email and not body.phone:
-        # As GoTrue: no email and no phone is an anonymous sign-in.
+    if not body.email and not body.phone and not body.password:
+        # As GoTrue: no email and no phone is an anonymous sign-in. Unlike GoTrue, a password
+        # without an address is refused (as a missing email), not dropped for a guest.
         return await users.signup_anonymous(services, body.data, client_info(request))
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     return await users.signup(

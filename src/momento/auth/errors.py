@@ -60,12 +60,6 @@ class InvalidUsername(ValidationFailed):
     status = 422
 
 
-class GuestPasswordWithoutEmail(ValidationFailed):
-    """Updating password of an anonymous user without an email or phone is not allowed"""
-
-    status = 422
-
-
 class OverRequestRateLimit(AuthError, RateLimited):
     """Request rate limit reached"""
 

@@ -21,7 +21,6 @@ from momento.auth.errors import (
     AnonymousProviderDisabled,
     AuthError,
     EmailExists,
-    GuestPasswordWithoutEmail,
     InvalidUsername,
     OverRequestRateLimit,
     SamePassword,
@@ -55,6 +54,10 @@ log = logs.get("momento.auth")
 APP_METADATA = {"provider": "email", "providers": ["email"]}
 # The form public.profiles accepts (checked on the ASCII input, before lowering it).
 _USERNAME = re.compile(r"^[A-Za-z0-9_.]{3,30}$")
+# GoTrue's answer to a guest setting a password without an address.
+GUEST_NEEDS_AN_ADDRESS = (
+    "Updating password of an anonymous user without an email or phone is not allowed"
+)
 # The longest display name public.profiles accepts (profiles_display_name_length).
 _DISPLAY_NAME_MAX = 60
 
@@ -274,7 +277,7 @@ async def get_user(services: Services, who: Identity) -> dict[str, Any]:
     *raised_by(check_password, normalize_email, current_user),
     SamePassword,
     EmailExists,
-    GuestPasswordWithoutEmail,
+    InvalidUsername,
     *raised_by(mail_or_fail),
 )
 async def update_user(
@@ -300,7 +303,8 @@ async def update_user(
     async with services.db.privileged() as conn:
         current = await current_user(conn, who)
     if current["is_anonymous"] and password and email is None:
-        raise GuestPasswordWithoutEmail()
+        # GoTrue's 422 validation_failed (the class of that code at that status).
+        raise InvalidUsername(GUEST_NEEDS_AN_ADDRESS)
     new_hash = None
     if password is not None:
         if current["encrypted_password"]:
