@@ -3,13 +3,17 @@ and their photos' files; guests still in use, former guests and accounts stay.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
 from momento.cleanup import service
+from momento.cli import main
 from momento.jobs.queue import run_worker
 from momento.services import Services
 from tests.auth.helpers import API, PASSWORD, bearer, refresh
@@ -137,3 +141,37 @@ async def test_guests_go_in_batches(
     kept, _ = await _guest(svc_client)
     assert sorted(await service.delete_stale_guests(svc)) == sorted(guests)
     assert await _users(svc) == {kept}
+
+
+async def test_the_cleanup_command_shows_and_deletes_unused_guests(
+    svc: Services, svc_client: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    host = await create_user(svc, "host")
+    stale, _ = await _guest(svc_client)
+    event = await make_event(svc, host, members=[stale])
+    files = await photos_with_files(svc, event, stale, 1)
+    await _age(svc, stale, 31)
+    young, _ = await _guest(svc_client)
+
+    out = (await _cleanup(database_url, tmp_path, "--dry-run")).output
+    assert "would delete 1 guest(s) unused for 30 day(s), with their data" in out
+    assert await _users(svc) == {host.id, stale, young}
+
+    out = (await _cleanup(database_url, tmp_path)).output
+    assert "deleted 1 guest(s) unused for 30 day(s)" in out
+    assert await _users(svc) == {host.id, young}
+    assert await stored(svc) == set()  # the guest's photo files, drained by the same run
+    assert set().union(*files.values())
+    out = (await _cleanup(database_url, tmp_path)).output
+    assert "deleted 0 guest(s)" in out
+
+
+async def _cleanup(database_url: str, data_dir: Path, *args: str) -> Result:
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["cleanup", "--no-orphans", *args],
+        env={"DATABASE_URL": database_url, "MOMENTO_DATA_DIR": str(data_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    return result

@@ -440,10 +440,9 @@ async def sweep_orphans(
 GUEST_BATCH = 100
 
 # Guests (anonymous users) not used for %(days)s days: created, signed in or changed longer ago,
-# and no session of theirs started or refreshed its token since. Locked (a guest converting
-# right now is skipped, and seen as converted when the lock is taken), oldest first.
-CLAIM_STALE_GUESTS: LiteralString = """
-SELECT u.id FROM auth.users u
+# and no session of theirs started or refreshed its token since.
+_STALE_GUEST: LiteralString = """
+FROM auth.users u
 WHERE u.is_anonymous
   AND greatest(u.created_at, u.updated_at, u.last_sign_in_at)
       < now() - make_interval(days => %(days)s)
@@ -453,10 +452,17 @@ WHERE u.is_anonymous
       AND greatest(s.created_at, s.updated_at, s.refreshed_at)
           >= now() - make_interval(days => %(days)s)
   )
-ORDER BY u.created_at, u.id
-LIMIT %(limit)s
-FOR UPDATE OF u SKIP LOCKED
 """
+
+# A batch of them, oldest first, locked: a guest converting right now is skipped, and one
+# converted while we waited no longer matches once the lock is taken.
+CLAIM_STALE_GUESTS: LiteralString = (
+    "SELECT u.id"
+    + _STALE_GUEST
+    + "ORDER BY u.created_at, u.id LIMIT %(limit)s FOR UPDATE OF u SKIP LOCKED"
+)
+
+COUNT_STALE_GUESTS: LiteralString = "SELECT count(*) AS n" + _STALE_GUEST
 
 
 async def delete_stale_guests(services: Services) -> list[uuid.UUID]:
@@ -506,6 +512,7 @@ class Plan:
     queued_files: int = 0
     pending_to_expire: list[uuid.UUID] = field(default_factory=list)
     orphans: list[ObjectInfo] = field(default_factory=list)
+    stale_guests: int = 0
 
 
 async def _count_files(storage: Storage, prefix: str) -> int:
@@ -529,6 +536,11 @@ async def plan(services: Services, *, orphans: bool = True) -> Plan:
             LIST_PENDING_EXPIRED, {"age": services.settings.pending_upload_expiry}
         )
         pending = await cur.fetchall()
+        cur = await conn.execute(
+            COUNT_STALE_GUESTS, {"days": services.settings.anonymous_user_retention_days}
+        )
+        guests = await cur.fetchone()
+        result.stale_guests = int(guests["n"]) if guests else 0
         counts: dict[uuid.UUID, int] = {}
         for row in expiring:
             cur = await conn.execute(COUNT_EVENT_PHOTOS, {"event": row["id"]})
