@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # (GoTrue's secure email change); off: the new address's link alone applies it.
     secure_email_change: bool = True
     disable_signup: bool = False
+    # Guests: POST /auth/v1/signup with no email signs in an anonymous user (GoTrue's anonymous
+    # sign-ins), who adds an email later. Unset: on in development and test, off in production
+    # (an operator opts in knowing guests are accounts too); off, the call is 422
+    # anonymous_provider_disabled.
+    anonymous_signins: bool | None = None
+    # Guests never used (no sign-in, no token refresh) for this many days are deleted with
+    # their data by the daily cleanup job.
+    anonymous_user_retention_days: int = Field(30, ge=1)
     password_min_length: int = Field(8, ge=6, le=72)
     # Character sets a password must each draw from, GoTrue's GOTRUE_PASSWORD_REQUIRED_CHARACTERS
     # form: sets separated by ':' ('\:' for a colon), e.g. "abc...z:ABC...Z:0123456789".
@@ -312,6 +320,12 @@ class Settings(BaseSettings):
     rate_limit_join_per_ip: int = Field(60, ge=1)
     rate_limit_join_per_account: int = Field(20, ge=1)
     rate_limit_signup_per_ip: int = Field(30, ge=1)
+    # Guest sign-ins per client address per `rate_limit_anonymous_window` seconds. A venue's
+    # guests share one NAT address, so it is far above the signup limit (GoTrue: 30 an hour);
+    # yet each one is an account, so it is counted over an hour, not a minute. The window stays
+    # within the limiter's pruning horizon (an hour past the shortest window).
+    rate_limit_anonymous_per_ip: int = Field(300, ge=1)
+    rate_limit_anonymous_window: int = Field(3600, ge=1, le=3600)
 
     @field_validator("database_url")
     @classmethod
@@ -455,6 +469,8 @@ class Settings(BaseSettings):
             )
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("MOMENTO_DB_POOL_MIN must not exceed MOMENTO_DB_POOL_MAX")
+        if self.anonymous_signins is None:
+            self.anonymous_signins = self.env is not Environment.production
         if self.env is Environment.production:
             missing = [
                 name

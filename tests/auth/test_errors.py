@@ -28,6 +28,7 @@ STATUSES: dict[str, set[int]] = {
     "user_not_found": {403},
     "session_not_found": {403},
     "signup_disabled": {422},
+    "anonymous_provider_disabled": {422},
     "user_already_exists": {422},
     "username_taken": {422},
     "email_exists": {422},
@@ -73,7 +74,7 @@ def example(cls: type[AuthError]) -> AuthError:
 
 def test_each_code_has_one_class_at_gotrues_status() -> None:
     classes = catalogue()
-    assert len(classes) == 30
+    assert len(classes) == 31
     for cls in classes:
         assert cls.__module__ == "momento.auth.errors", cls
         assert cls.status in STATUSES[cls.code], cls

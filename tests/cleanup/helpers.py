@@ -12,7 +12,7 @@ from typing import TypeVar
 from momento.photos.service import UPLOAD, key
 from momento.services import Services
 from momento.storage import LocalDiskStorage
-from tests.factories import BASE, TestUser, add_photos, sql
+from tests.factories import BASE, UserRef, add_photos, sql
 from tests.photos.helpers import VARIANTS
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ T = TypeVar("T")
 async def photos_with_files(
     svc: Services,
     event_id: uuid.UUID,
-    owner: TestUser,
+    owner: UserRef,
     n: int = 1,
     *,
     status: str = "uploaded",

@@ -96,13 +96,19 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 @router.post(
     "/signup",
-    summary="Create an account (email and password)",
-    responses=gotrue_problems(*raised_by(users.signup, pkce.challenge_from), *_BODY),
+    summary="Create an account (email and password), or sign in a guest (neither)",
+    responses=gotrue_problems(
+        *raised_by(users.signup, users.signup_anonymous, pkce.challenge_from), *_BODY
+    ),
 )
 async def signup(
     request: Request, services: ServicesDep, redirect_to: str | None = None
 ) -> dict[str, Any]:
     body = await parse_body(request, SignupBody)
+    if not body.email and not body.phone and not body.password:
+        # As GoTrue: no email and no phone is an anonymous sign-in. Unlike GoTrue, a password
+        # without an address is refused (as a missing email), not dropped for a guest.
+        return await users.signup_anonymous(services, body.data, client_info(request))
     challenge = pkce.challenge_from(body.code_challenge, body.code_challenge_method)
     return await users.signup(
         services, body.email, body.password, body.data, redirect_to, client_info(request), challenge
@@ -343,7 +349,7 @@ async def settings(services: ServicesDep) -> dict[str, Any]:
     s = services.settings
     return {
         "external": {
-            "anonymous_users": False,
+            "anonymous_users": s.anonymous_signins,
             "email": True,
             "phone": False,
             "apple": s.apple_enabled,

@@ -118,6 +118,13 @@ class SignupDisabled(AuthError):
     code = "signup_disabled"
 
 
+class AnonymousProviderDisabled(AuthError):
+    """Anonymous sign-ins are disabled"""
+
+    status = 422
+    code = "anonymous_provider_disabled"
+
+
 class UserAlreadyExists(AuthError):
     """User already registered"""
 

@@ -63,6 +63,29 @@ RETURNING"""
     + USER_COLUMNS
 )
 
+# A guest (GoTrue's anonymous sign-in): no email, no password, no provider in app_metadata.
+INSERT_ANONYMOUS_USER: LiteralString = (
+    """
+INSERT INTO auth.users AS u (aud, role, is_anonymous, raw_app_meta_data, raw_user_meta_data)
+VALUES ('authenticated', 'authenticated', true, '{}'::jsonb, %(meta)s)
+RETURNING"""
+    + USER_COLUMNS
+)
+
+# A guest takes an address at once (email confirmation off): the same user, now permanent.
+CONVERT_GUEST: LiteralString = (
+    """
+UPDATE auth.users u SET
+  email = %(email)s, email_confirmed_at = now(), is_anonymous = false,
+  email_change = NULL, email_change_token_new = NULL, email_change_token_current = '',
+  email_change_confirm_status = 0,
+  raw_app_meta_data = u.raw_app_meta_data || '{"provider": "email", "providers": ["email"]}',
+  updated_at = now()
+WHERE u.id = %(uid)s AND u.is_anonymous
+RETURNING"""
+    + USER_COLUMNS
+)
+
 CONFIRMATION_RECENT: LiteralString = """
 SELECT coalesce(confirmation_sent_at > now() - make_interval(secs => %s), false) AS recent
 FROM auth.users WHERE id = %s FOR UPDATE
@@ -259,6 +282,11 @@ UPDATE auth.users u SET
   email_verified_by_mail_at = CASE WHEN used.applied THEN now()
                               ELSE u.email_verified_by_mail_at END,
   email_change_confirm_status = CASE WHEN used.applied THEN 0 ELSE 1 END,
+  -- A guest whose address is confirmed is a guest no more (as GoTrue).
+  is_anonymous = u.is_anonymous AND NOT used.applied,
+  raw_app_meta_data = CASE WHEN used.applied AND u.is_anonymous
+    THEN u.raw_app_meta_data || '{"provider": "email", "providers": ["email"]}'::jsonb
+    ELSE u.raw_app_meta_data END,
   updated_at = now()
 FROM used WHERE u.id = used.id
 RETURNING used.applied

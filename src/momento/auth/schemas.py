@@ -25,6 +25,8 @@ class _PkceBody(_Body):
 
 class SignupBody(_PkceBody):
     email: str | None = None
+    # Only to tell a phone signup (not supported: refused as a missing email) from a guest's.
+    phone: str | None = None
     password: str | None = None
     data: dict[str, Any] | None = None
 

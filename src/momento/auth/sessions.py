@@ -175,8 +175,10 @@ async def refresh_grant(
             if failure is None:
                 await conn.execute(q.TOUCH_SESSION, (token["session_id"],))
                 assert user is not None
+                # A guest's session stays an anonymous one (its amr), as GoTrue's.
+                method = "anonymous" if user["is_anonymous"] else "password"
                 return session_json(
-                    services, user, token["session_id"], child, "password", int(token["started"])
+                    services, user, token["session_id"], child, method, int(token["started"])
                 )
     assert failure is not None
     raise failure

@@ -17,6 +17,7 @@ from momento import logs
 from momento.auth import passwords, pkce
 from momento.auth import queries as q
 from momento.auth.errors import (
+    AnonymousProviderDisabled,
     AuthError,
     EmailExists,
     InvalidUsername,
@@ -31,6 +32,7 @@ from momento.auth.sessions import sign_in
 from momento.auth.shared import (
     ClientInfo,
     Identity,
+    address_key,
     check_password,
     current_user,
     limit,
@@ -49,6 +51,29 @@ if TYPE_CHECKING:
 log = logs.get("momento.auth")
 
 APP_METADATA = {"provider": "email", "providers": ["email"]}
+# GoTrue's answer to a guest setting a password without an address.
+GUEST_NEEDS_AN_ADDRESS = (
+    "Updating password of an anonymous user without an email or phone is not allowed"
+)
+
+
+@raises(InvalidUsername)
+def checked_names(data: dict[str, Any]) -> dict[str, Any]:
+    """The metadata with its names in their stored form, or InvalidUsername saying which and
+    why. The database's trigger makes the profile's username and display name from these at
+    signup, so they follow the rules of /v1/me (momento.kit.names); null leaves them out."""
+    out = dict(data)
+    try:
+        if out.get("username") is not None:
+            out["username"] = names.username(out["username"])
+        if out.get("display_name") is not None:
+            out["display_name"] = names.clean_name(
+                out["display_name"], field="display_name", max_length=names.DISPLAY_NAME_MAX
+            )
+    except names.InvalidName as exc:
+        extra = {"field": exc.field, "reason": exc.reason}
+        raise InvalidUsername(exc.detail, extra=extra) from None
+    return out
 
 
 @raises(
@@ -120,6 +145,52 @@ async def signup(
     return user_json(user)
 
 
+@raises(
+    AnonymousProviderDisabled,
+    *raised_by(limit, checked_names),
+    SignupDisabled,
+    UsernameTaken,
+    UserAlreadyExists,
+)
+async def signup_anonymous(
+    services: Services, data: dict[str, Any] | None, client: ClientInfo
+) -> dict[str, Any]:
+    """A guest: a session for a new user without email or password (GoTrue's anonymous
+    sign-in), who may add an address later (`update_user`). `data` is kept as the user's
+    metadata, as on a signup: the profile trigger takes its username (or generates one) and
+    display name."""
+    settings = services.settings
+    if not settings.anonymous_signins:
+        raise AnonymousProviderDisabled()
+    # Its own limit and window: a venue's guests share one address (see config.py).
+    await limit(
+        services,
+        [
+            (
+                f"anon:ip:{address_key(client.ip)}",
+                settings.rate_limit_anonymous_per_ip,
+                settings.rate_limit_anonymous_window,
+            )
+        ],
+    )
+    if settings.disable_signup:
+        raise SignupDisabled()
+    meta = checked_names(data or {})
+    username = meta.get("username")
+    if username is not None:
+        await check_username_free(services, username)
+    async with services.db.privileged() as conn:
+        try:
+            cur = await conn.execute(q.INSERT_ANONYMOUS_USER, {"meta": Jsonb(meta)})
+        except pg_errors.UniqueViolation as exc:
+            raise _signup_conflict(exc) from None
+        user = await cur.fetchone()
+        assert user is not None
+        session = await sign_in(services, conn, user, client, "anonymous")
+    log.info("guest signed in", user_id=str(user["id"]))
+    return session
+
+
 async def _signup_existing(
     services: Services,
     existing: DictRow,
@@ -183,25 +254,6 @@ def _fake_user(email: str) -> dict[str, Any]:
     }
 
 
-@raises(InvalidUsername)
-def checked_names(data: dict[str, Any]) -> dict[str, Any]:
-    """The metadata with its names in their stored form, or InvalidUsername saying which and
-    why. The database's trigger makes the profile's username and display name from these at
-    signup, so they follow the rules of /v1/me (momento.kit.names); null leaves them out."""
-    out = dict(data)
-    try:
-        if out.get("username") is not None:
-            out["username"] = names.username(out["username"])
-        if out.get("display_name") is not None:
-            out["display_name"] = names.clean_name(
-                out["display_name"], field="display_name", max_length=names.DISPLAY_NAME_MAX
-            )
-    except names.InvalidName as exc:
-        extra = {"field": exc.field, "reason": exc.reason}
-        raise InvalidUsername(exc.detail, extra=extra) from None
-    return out
-
-
 async def check_username_free(services: Services, username: str) -> None:
     async with services.db.privileged() as conn:
         cur = await conn.execute(q.USERNAME_TAKEN, (username,))
@@ -233,6 +285,7 @@ async def get_user(services: Services, who: Identity) -> dict[str, Any]:
     *raised_by(normalize_email, current_user),
     SamePassword,
     EmailExists,
+    InvalidUsername,
     *raised_by(mail_or_fail),
 )
 async def update_user(
@@ -245,7 +298,12 @@ async def update_user(
     challenge: pkce.Challenge | None = None,
 ) -> dict[str, Any]:
     """Change the caller's password, email address (mailed for confirmation when that is on)
-    or metadata. A new password ends the caller's other sessions."""
+    or metadata. A new password ends the caller's other sessions.
+
+    A guest (anonymous user) adding an address becomes a permanent user, the same user id
+    (their photos and events stay theirs): at once when email confirmation is off, else when
+    the link mailed to the new address is followed (a guest has no current address to
+    confirm). A guest sets a password only together with an address, as on GoTrue."""
     settings = services.settings
     if password is not None:
         await check_password(settings, password)
@@ -254,22 +312,34 @@ async def update_user(
     email = normalize_email(email_in) if email_in is not None else None
     async with services.db.privileged() as conn:
         current = await current_user(conn, who)
+    if current["is_anonymous"] and password and email is None:
+        # GoTrue's 422 validation_failed (the class of that code at that status).
+        raise InvalidUsername(GUEST_NEEDS_AN_ADDRESS)
     new_hash = None
     if password is not None:
-        same = await passwords.verify_password_async(current["encrypted_password"], password)
-        if same.ok:
-            raise SamePassword()
+        if current["encrypted_password"]:
+            same = await passwords.verify_password_async(current["encrypted_password"], password)
+            if same.ok:
+                raise SamePassword()
         new_hash = await passwords.hash_password_async(password)
     meta = None
     if data is not None:
         merged = {**(current["raw_user_meta_data"] or {}), **data}
         meta = Jsonb({k: v for k, v in merged.items() if v is not None})
     # A new address is only ever taken after its mailed link is followed, and (secure email
-    # change) the current address's too: an access token alone cannot move the account.
-    change_to = change_token = current_token = None
+    # change) the current address's too: an access token alone cannot move the account. A
+    # guest has no account to move: with confirmation off, as a signup (and GoTrue with
+    # autoconfirm), the address is taken at once.
+    change_to = change_token = current_token = convert_to = None
     otp = current_otp = None
     old_email = current["email"] or ""
-    if email is not None and email != old_email.lower():
+    if (
+        email is not None
+        and email != old_email.lower()
+        and (current["is_anonymous"] and not settings.email_confirm)
+    ):
+        convert_to = email
+    elif email is not None and email != old_email.lower():
         otp = new_otp()
         change_to, change_token = email, otp_hash(email, otp)
         if settings.secure_email_change and old_email:
@@ -277,8 +347,8 @@ async def update_user(
             current_token = otp_hash(old_email, current_otp)
 
     async with services.db.privileged() as conn:
-        if change_to:
-            cur = await conn.execute(q.EMAIL_TAKEN, (change_to, who.user_id))
+        if change_to or convert_to:
+            cur = await conn.execute(q.EMAIL_TAKEN, (change_to or convert_to, who.user_id))
             if await cur.fetchone() is not None:
                 raise EmailExists()
         try:
@@ -293,10 +363,17 @@ async def update_user(
                     "current_token": current_token,
                 },
             )
+            if convert_to:
+                cur = await conn.execute(q.CONVERT_GUEST, {"uid": who.user_id, "email": convert_to})
         except pg_errors.UniqueViolation:
             raise EmailExists() from None
         user = await cur.fetchone()
+        if user is None:  # converted meanwhile by a racing request: answer what is now
+            cur = await conn.execute(q.USER_BY_ID, (who.user_id,))
+            user = await cur.fetchone()
         assert user is not None
+        if convert_to:
+            log.info("guest converted", user_id=str(who.user_id), confirmed=True)
         if challenge is not None:
             for token in (change_token, current_token):
                 if token is not None:

@@ -41,8 +41,8 @@ def user_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "email": row["email"] or "",
         "phone": row["phone"] or "",
         "app_metadata": {
-            "provider": "email",
-            "providers": ["email"],
+            # A guest has no provider (GoTrue's anonymous users: `{}`).
+            **({} if row["is_anonymous"] else {"provider": "email", "providers": ["email"]}),
             **(row["raw_app_meta_data"] or {}),
         },
         "user_metadata": dict(row["raw_user_meta_data"] or {}),

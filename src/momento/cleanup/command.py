@@ -25,6 +25,8 @@ async def run(services: Services, *, dry_run: bool, orphans: bool) -> None:
         render_plan(await service.plan(services, orphans=orphans), services, orphans=orphans)
         return
     expired = await service.expire_free_events(services)
+    # Before the purge: the files of the guests' photos are drained with the rest.
+    guests = await service.delete_stale_guests(services)
     purged = service.PurgeResult()
     for event_id in await service.deleted_events(services):
         purged.add(await service.delete_event_rows(services, event_id))
@@ -35,6 +37,10 @@ async def run(services: Services, *, dry_run: bool, orphans: bool) -> None:
         )
     purged.add(drained)
     click.echo(f"soft-deleted {len(expired)} free event(s)")
+    click.echo(
+        f"deleted {len(guests)} guest(s) unused for"
+        f" {services.settings.anonymous_user_retention_days} day(s)"
+    )
     click.echo(
         f"purged {purged.events} event(s) with {purged.photos} photo(s);"
         f" removed {purged.files} file(s) under {purged.prefixes} prefix(es)"
@@ -59,6 +65,10 @@ def render_plan(plan: service.Plan, services: Services, *, orphans: bool) -> Non
         click.echo(
             f"  {e.id}  {e.name!r}  released {released}: {e.photos} photo(s), {e.files} file(s)"
         )
+    click.echo(
+        f"would delete {plan.stale_guests} guest(s) unused for"
+        f" {settings.anonymous_user_retention_days} day(s), with their data"
+    )
     click.echo(f"would purge {len(plan.to_purge)} deleted event(s):")
     for e in plan.to_purge:
         click.echo(f"  {e.id}  {e.name!r}: {e.photos} photo(s), {e.files} file(s)")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, LiteralString
 from momento import logs
 from momento.db import Database
 from momento.photos.service import UPLOAD
+from momento.profiles.service import DELETE_ACCOUNT
 from momento.storage import ObjectInfo, Storage, deletions
 
 if TYPE_CHECKING:
@@ -433,6 +434,62 @@ async def sweep_orphans(
     return result
 
 
+# --- guests never used ---------------------------------------------------------------------
+
+# Guests deleted per transaction.
+GUEST_BATCH = 100
+
+# Guests (anonymous users) not used for %(days)s days: created, signed in or changed longer ago,
+# and no session of theirs started or refreshed its token since.
+_STALE_GUEST: LiteralString = """
+FROM auth.users u
+WHERE u.is_anonymous
+  AND greatest(u.created_at, u.updated_at, u.last_sign_in_at)
+      < now() - make_interval(days => %(days)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM auth.sessions s
+    WHERE s.user_id = u.id
+      AND greatest(s.created_at, s.updated_at, s.refreshed_at)
+          >= now() - make_interval(days => %(days)s)
+  )
+"""
+
+# A batch of them, oldest first, locked: a guest converting right now is skipped, and one
+# converted while we waited no longer matches once the lock is taken.
+CLAIM_STALE_GUESTS: LiteralString = (
+    "SELECT u.id"
+    + _STALE_GUEST
+    + "ORDER BY u.created_at, u.id LIMIT %(limit)s FOR UPDATE OF u SKIP LOCKED"
+)
+
+COUNT_STALE_GUESTS: LiteralString = "SELECT count(*) AS n" + _STALE_GUEST
+
+
+async def delete_stale_guests(services: Services) -> list[uuid.UUID]:
+    """Delete, with everything that is theirs, the guests not used for
+    `anonymous_user_retention_days` (signed in, refreshed a token). A batch per transaction:
+    idempotent and resumable, a crash loses only the batch in flight, which the next run
+    takes again. Returns the guests deleted."""
+    days = services.settings.anonymous_user_retention_days
+    deleted: list[uuid.UUID] = []
+    while True:
+        async with services.db.privileged() as conn:
+            cur = await conn.execute(CLAIM_STALE_GUESTS, {"days": days, "limit": GUEST_BATCH})
+            batch = [row["id"] for row in await cur.fetchall()]
+            for user_id in batch:
+                # DELETE /v1/me's deletion (migration 0005): photos, likes, memberships, the
+                # events they created, profile, sessions, user. The triggers of 0011 record
+                # the deleted photos' and events' files and queue their removal, in this
+                # same transaction.
+                await conn.execute(DELETE_ACCOUNT, {"user_id": user_id})
+        deleted.extend(batch)
+        if len(batch) < GUEST_BATCH:
+            break
+    if deleted:
+        log.info("unused guests deleted", users=len(deleted), retention_days=days)
+    return deleted
+
+
 # --- the dry run ---------------------------------------------------------------------------
 
 
@@ -455,6 +512,7 @@ class Plan:
     queued_files: int = 0
     pending_to_expire: list[uuid.UUID] = field(default_factory=list)
     orphans: list[ObjectInfo] = field(default_factory=list)
+    stale_guests: int = 0
 
 
 async def _count_files(storage: Storage, prefix: str) -> int:
@@ -478,6 +536,11 @@ async def plan(services: Services, *, orphans: bool = True) -> Plan:
             LIST_PENDING_EXPIRED, {"age": services.settings.pending_upload_expiry}
         )
         pending = await cur.fetchall()
+        cur = await conn.execute(
+            COUNT_STALE_GUESTS, {"days": services.settings.anonymous_user_retention_days}
+        )
+        guests = await cur.fetchone()
+        result.stale_guests = int(guests["n"]) if guests else 0
         counts: dict[uuid.UUID, int] = {}
         for row in expiring:
             cur = await conn.execute(COUNT_EVENT_PHOTOS, {"event": row["id"]})

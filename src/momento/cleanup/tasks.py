@@ -1,4 +1,5 @@
-"""The cleanup jobs: daily expiry of free events, hard deletes, the hourly orphan sweep.
+"""The cleanup jobs: daily expiry of free events and of unused guests, hard deletes, the
+hourly orphan sweep.
 
 Every job is idempotent and resumable: a worker killed mid-job leaves its work to the retry
 (or to the next periodic run), which finishes it (see `momento.cleanup.service`).
@@ -86,3 +87,17 @@ async def sweep_orphans(context: JobContext, timestamp: int) -> int:
     how many orphan files were removed."""
     result = await service.sweep_orphans(services_of(context))
     return len(result.orphans)
+
+
+@blueprint.periodic(cron="29 3 * * *", periodic_id="delete_stale_guests")
+@blueprint.task(
+    name="delete_stale_guests",
+    queue=QUEUE,
+    queueing_lock="cleanup:delete_stale_guests",
+    pass_context=True,
+)
+async def delete_stale_guests(context: JobContext, timestamp: int) -> int:
+    """Delete the guests (anonymous users) not used for `anonymous_user_retention_days`,
+    with their data; their photos' files go through `purge_files`, which the deletion
+    queues. Returns how many guests were deleted."""
+    return len(await service.delete_stale_guests(services_of(context)))

@@ -2514,6 +2514,13 @@ CREATE INDEX sessions_user_id_idx ON auth.sessions USING btree (user_id);
 
 
 --
+-- Name: users_anonymous_created_at_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX users_anonymous_created_at_idx ON auth.users USING btree (created_at, id) WHERE is_anonymous;
+
+
+--
 -- Name: users_confirmation_token_idx; Type: INDEX; Schema: auth; Owner: -
 --
 
