@@ -251,6 +251,10 @@ def seed(url: str, stored: str) -> None:
         )
 
 
+def loadavg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -289,6 +293,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     opts = parser.parse_args()
     started = time.monotonic()
+    # The figures move with whatever else the machine runs: said beside them.
+    load_before = loadavg()
 
     work = Path(tempfile.mkdtemp(prefix="momento-bench-auth-"))
     with warnings.catch_warnings():
@@ -320,9 +326,15 @@ def main() -> None:
             f"load generator, server and PostgreSQL; {opts.duration:g} s per run."
         )
         say()
-        say(f"{'argon2id verify':<26} {'threads':>7} {'per s':>9} {'CPU ms each':>12}")
+        say(
+            f"{'argon2id verify':<26} {'threads':>7} {'per s':>9} {'CPU ms each':>12}"
+            f" {'per CPU-second (core)':>22}"
+        )
         for h in hashing:
-            say(f"{'verify_password':<26} {h.threads:>7} {h.per_second:>9.1f} {h.cpu_ms:>12.1f}")
+            say(
+                f"{'verify_password':<26} {h.threads:>7} {h.per_second:>9.1f} {h.cpu_ms:>12.1f}"
+                f" {1000 / h.cpu_ms:>22.1f}"
+            )
         say()
         header = (
             f"{'HTTP':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>8}"
@@ -335,6 +347,7 @@ def main() -> None:
         for r in refreshes:
             say(row("refresh (rotation)", r))
         say()
+        say(f"load average before / after: {load_before} / {loadavg()}")
         say(f"total run time {time.monotonic() - started:.0f} s")
     finally:
         pg.stop()
