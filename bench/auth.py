@@ -11,7 +11,9 @@ verifications the machine can do. Measured in the same run:
   accounts (all with the right password), against `momento serve` (one process, as a
   subprocess; the job worker off) on an embedded PostgreSQL in a temporary folder. The ratio
   sign-in/s ÷ argon2id verifications/s (2 threads) is how much of the machine's hashing
-  ceiling sign-in reaches.
+  ceiling sign-in reaches. On a machine shared with other work the two runs, one after the
+  other, see different loads; the server's CPU per request (its process tree, from /proc)
+  over argon2id's CPU per verification does not depend on that.
 * **refresh**: `POST /auth/v1/token?grant_type=refresh_token`, each connection its own
   session, sending the refresh token of the answer before (the rotation as a client does it).
 
@@ -102,6 +104,34 @@ def hash_rate(stored: str, threads: int, seconds: float) -> HashRate:
     return HashRate(threads, done / wall, cpu / done * 1000 if done else float("nan"))
 
 
+# --- the server's CPU -----------------------------------------------------------------------
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of `root` and its descendants so far (Linux /proc; the server
+    runs its worker in a child process). NaN where /proc is not there."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    if root not in used:
+        return float("nan")
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used[pid] for pid in tree)
+
+
 # --- the load generator ---------------------------------------------------------------------
 
 
@@ -142,6 +172,7 @@ class Connection:
 class Run:
     connections: int
     seconds: float = 0.0
+    server_cpu_ms: float = float("nan")  # the server's CPU per answered request
     latencies: list[float] = field(default_factory=list)  # ms, sorted once done
     statuses: dict[int, int] = field(default_factory=dict)  # non-200 answers
 
@@ -158,7 +189,9 @@ class Run:
 Step = tuple[str, bytes, Callable[[bytes], None] | None]
 
 
-async def drive(port: int, steps: list[Callable[[], Step]], seconds: float, warmup: float) -> Run:
+async def drive(
+    port: int, steps: list[Callable[[], Step]], seconds: float, warmup: float, server_pid: int
+) -> Run:
     """Each connection sends its own requests one after the other for warmup + seconds; the
     answers that end after the warm-up are counted."""
     run = Run(len(steps))
@@ -180,8 +213,17 @@ async def drive(port: int, steps: list[Callable[[], Step]], seconds: float, warm
             else:
                 run.statuses[status] = run.statuses.get(status, 0) + 1
 
+    async def server_cpu() -> None:
+        """The server's CPU over the counted window (the warm-up left out)."""
+        await asyncio.sleep(max(0.0, counted_from - time.monotonic()))
+        first = tree_cpu_seconds(server_pid)
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        answered = len(run.latencies) + run.errors
+        spent = tree_cpu_seconds(server_pid) - first
+        run.server_cpu_ms = spent * 1000 / answered if answered else float("nan")
+
     try:
-        await asyncio.gather(*(loop(c, s) for c, s in zip(conns, steps, strict=True)))
+        await asyncio.gather(server_cpu(), *(loop(c, s) for c, s in zip(conns, steps, strict=True)))
     finally:
         for c in conns:
             await c.close()
@@ -263,21 +305,23 @@ def row(name: str, r: Run, extra: str = "") -> str:
     p50, p99 = percentile(r.latencies, 50), percentile(r.latencies, 99)
     errors = ", ".join(f"{n}x{s}" for s, n in sorted(r.statuses.items())) or "0"
     return (
-        f"{name:<26} {r.connections:>5} {r.rps:>9.1f} {p50:>8.1f} {p99:>8.1f} {errors:>8}  {extra}"
+        f"{name:<26} {r.connections:>5} {r.rps:>9.1f} {p50:>8.1f} {p99:>8.1f} {errors:>8}"
+        f" {r.server_cpu_ms:>13.1f}  {extra}"
     )
 
 
-async def measure(port: int, opts: argparse.Namespace) -> tuple[list[Run], list[Run]]:
+async def measure(port: int, pid: int, opts: argparse.Namespace) -> tuple[list[Run], list[Run]]:
     rng = random.Random(42)  # noqa: S311 (which account signs in next)
     signins = []
     for c in ints(opts.signin_conns):
-        run = await drive(port, [sign_in_step(rng) for _ in range(c)], opts.duration, opts.warmup)
+        steps = [sign_in_step(rng) for _ in range(c)]
+        run = await drive(port, steps, opts.duration, opts.warmup, pid)
         say(f"sign-in  c={c:<3} {run.rps:8.1f} req/s")
         signins.append(run)
     refreshes = []
     for c in ints(opts.refresh_conns):
         steps = [refresh_step(t) for t in await sessions(port, c)]
-        run = await drive(port, steps, opts.duration, opts.warmup)
+        run = await drive(port, steps, opts.duration, opts.warmup, pid)
         say(f"refresh  c={c:<3} {run.rps:8.1f} req/s")
         refreshes.append(run)
     return signins, refreshes
@@ -314,7 +358,7 @@ def main() -> None:
         server = Server(pg.url, work, 1, opts.pool)
         try:
             server.wait_ready()
-            signins, refreshes = asyncio.run(measure(server.port, opts))
+            signins, refreshes = asyncio.run(measure(server.port, server.proc.pid, opts))
         finally:
             server.stop()
 
@@ -338,12 +382,14 @@ def main() -> None:
         say()
         header = (
             f"{'HTTP':<26} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>8}"
-            f"  sign-in/s ÷ argon2id/s (2 threads)"
+            f" {'server CPU ms':>13}  sign-in/s ÷ argon2id/s (2 threads); CPU ÷ argon2id CPU"
         )
         say(header)
         say("-" * len(header))
+        hash_cpu = hashing[0].cpu_ms
         for r in signins:
-            say(row("sign-in (password grant)", r, f"{r.rps / ceiling:.2f}" if ceiling else ""))
+            ratios = f"{r.rps / ceiling:.2f}; {r.server_cpu_ms / hash_cpu:.2f}"
+            say(row("sign-in (password grant)", r, ratios))
         for r in refreshes:
             say(row("refresh (rotation)", r))
         say()
