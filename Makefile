@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push clean
+.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push bench-auth clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -45,7 +45,7 @@ schema: $(DEV)
 	$(BIN)/python -m momento.db.snapshot
 
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
-bench: bench-processing bench-reveal bench-push
+bench: bench-processing bench-reveal bench-push bench-auth
 
 bench-processing: $(DEV)
 	$(BIN)/python bench/processing.py
@@ -57,6 +57,10 @@ bench-reveal: $(DEV)
 # The reveal push job for 10,000 members against the fake APNs vs the raw sender.
 bench-push: $(DEV)
 	$(BIN)/python bench/push.py
+
+# Sign-in and refresh over HTTP beside argon2id verifications per second (the hash's own cost).
+bench-auth: $(DEV)
+	$(BIN)/python bench/auth.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -150,7 +150,14 @@ async def confirm_client(services: Services, smtp_url: str) -> AsyncIterator[htt
 @asynccontextmanager
 async def serve_live(services: Services) -> AsyncIterator[str]:
     """A real uvicorn server serving the app, in this event loop: its /auth/v1 base URL."""
-    app = create_app(services, manage_pool=False)
+    async with serve_asgi(create_app(services, manage_pool=False)) as origin:
+        yield f"{origin}/auth/v1"
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """A real uvicorn server serving an ASGI app on 127.0.0.1, in this event loop: its origin
+    (http://127.0.0.1:<port>)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -166,7 +173,7 @@ async def serve_live(services: Services) -> AsyncIterator[str]:
                 break
             await asyncio.sleep(0.01)
         assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}/auth/v1"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task

@@ -138,7 +138,9 @@ async def verify(
     """Check a mailed code; return a session and the verification type."""
     session, kind, _ = await _check(services, kind, email_in, token, token_hash, client, False)
     if session is None:  # the first of a secure email change's two links
-        return {"msg": ONE_OF_TWO, "code": 200}, kind
+        # "200" as a string, as GoTrue sends it: supabase_auth compares with "200" and, on
+        # anything else, fails to read the answer as a user.
+        return {"msg": ONE_OF_TWO, "code": "200"}, kind
     return session, kind
 
 
