@@ -116,7 +116,7 @@ async def test_a_guest_without_data_and_with_a_username(services: Services) -> N
         long = await c.post(
             "/auth/v1/signup", json={"data": {"display_name": "x" * 61}}, headers=API
         )
-        assert (long.status_code, code(long)) == (400, "validation_failed")
+        assert (long.status_code, code(long)) == (422, "validation_failed")
     assert await scalar(services, "SELECT count(*) FROM auth.users") == 2
 
 

@@ -199,7 +199,7 @@ async def test_username_race_is_translated(
     async def racing(services: Services, username: str) -> None:
         return None
 
-    monkeypatch.setattr(users, "_check_username_free", racing)
+    monkeypatch.setattr(users, "check_username_free", racing)
     await add_user(services, "first@example.com", username="shared")
     with pytest.raises(AuthError) as caught:
         await users.signup(

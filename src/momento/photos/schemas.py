@@ -147,6 +147,9 @@ class ReportsPage(BaseModel):
     """Reported or hidden photos of the event, oldest capture first."""
 
     items: list[ReportedPhoto]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class PhotoDetail(BaseModel):
