@@ -267,7 +267,10 @@ async def test_wrong_codes_are_capped_per_address(
         for i in range(3):  # token hashes, which name no account
             r = await attacker.post(
                 "/auth/v1/verify",
-                json={"type": "recovery", "token_hash": otp_hash("ana@example.com", f"{i:06d}")},
+                json={
+                    "type": "recovery",
+                    "token_hash": otp_hash(svc, "ana@example.com", f"{i:06d}"),
+                },
                 headers=API,
             )
             assert (r.status_code, code(r)) == (403, "otp_expired")

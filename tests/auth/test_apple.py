@@ -105,6 +105,14 @@ async def test_first_sign_in_creates_a_confirmed_apple_account(
         assert "T" in identity[key]
     claims = asvc.tokens.verify(session["access_token"])
     assert claims["amr"][0]["method"] == "oauth"
+    # Refreshed, the session still says it was an Apple sign-in.
+    r = await aclient.post(
+        "/auth/v1/token",
+        params={"grant_type": "refresh_token"},
+        json={"refresh_token": session["refresh_token"]},
+    )
+    assert r.status_code == 200, r.text
+    assert asvc.tokens.verify(r.json()["access_token"])["amr"][0]["method"] == "oauth"
     assert claims["app_metadata"]["provider"] == "apple"
     # The profile trigger made a username (Apple sends no name).
     username = await scalar(asvc, "SELECT username FROM public.profiles WHERE id = %s", user["id"])

@@ -4,7 +4,6 @@ PKCE flows) against a real HTTP server."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -80,8 +79,8 @@ async def test_an_account_is_mailed_a_sign_in_link_and_code(
     query = parse_qs(urlsplit(mail.link).query)
     assert query["type"] == ["magiclink"]
     assert query["redirect_to"] == ["http://app.test/in"]
-    # GoTrue's token hash (hex SHA-224 of address and code), stored where GoTrue keeps it.
-    expected = hashlib.sha224(("ana@example.com" + mail.otp).encode()).hexdigest()
+    # The token hash (keyed HMAC-SHA-224 of address and code), stored where GoTrue keeps it.
+    expected = services.tokens.mail_token_hash("ana@example.com", mail.otp)
     assert query["token"] == [expected]
     stored = await scalar(services, "SELECT recovery_token FROM auth.users")
     assert stored == expected
@@ -114,6 +113,15 @@ async def test_the_typed_code_is_a_session(
     assert session["user"]["email"] == "ana@example.com"
     assert amr(services, session) == ["otp"]
     assert (await confirm_off.get("/auth/v1/user", headers=bearer(session))).status_code == 200
+    # A refreshed token still says how the session was signed in.
+    r = await confirm_off.post(
+        "/auth/v1/token",
+        params={"grant_type": "refresh_token"},
+        json={"refresh_token": session["refresh_token"]},
+        headers=API,
+    )
+    assert r.status_code == 200, r.text
+    assert amr(services, r.json()) == ["otp"]
     # Used once: the same code again is refused and starts no session.
     r = await verify(confirm_off, type=kind, email="ana@example.com", token=mail.otp)
     assert (r.status_code, code(r)) == (403, "otp_expired")
@@ -480,7 +488,7 @@ async def test_a_pkce_link_redirects_with_a_code_for_the_verifier(
     assert r.status_code == 200, r.text
     [mail] = inbox.mails
     token = parse_qs(urlsplit(mail.link).query)["token"][0]
-    assert token == "pkce_" + hashlib.sha224(("ana@example.com" + mail.otp).encode()).hexdigest()
+    assert token == "pkce_" + services.tokens.mail_token_hash("ana@example.com", mail.otp)
 
     auth_code = code_of(await confirm_off.get(mail.link))
     assert await sessions(services) == 0

@@ -37,10 +37,18 @@ async def test_recover_answers_the_same_for_known_and_unknown_addresses(
     query = parse_qs(urlsplit(mail.link).query)
     assert query["type"] == ["recovery"]
     assert query["redirect_to"] == ["http://app.test"]
-    # Stored as GoTrue's token hash: hex SHA-224 of address and code, never the code itself.
+    # Stored as the token hash: keyed HMAC-SHA-224 of address and code, never the code itself.
     stored = await scalar(services, "SELECT recovery_token FROM auth.users")
     assert stored == mail.token_hash
-    assert stored == hashlib.sha224(("ana@example.com" + mail.otp).encode()).hexdigest()
+    assert stored == services.tokens.mail_token_hash("ana@example.com", mail.otp)
+    # Not GoTrue's plain SHA-224, which anyone knowing the address could make for every code
+    # and try without naming the account: that one is refused even with the right code.
+    plain = hashlib.sha224(("ana@example.com" + mail.otp).encode()).hexdigest()
+    assert plain != stored
+    r = await mail_client.post(
+        "/auth/v1/verify", json={"type": "recovery", "token_hash": plain}, headers=API
+    )
+    assert (r.status_code, code(r)) == (403, "otp_expired")
 
 
 async def test_recover_mails_at_most_once_a_minute(

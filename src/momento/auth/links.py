@@ -99,7 +99,7 @@ async def recover(
             return
         _refuse_if_recent(row)
         address = row["email"]
-        token_hash = otp_hash(address, otp)
+        token_hash = otp_hash(services, address, otp)
         await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))
         if challenge is not None:
             await pkce.remember(conn, row["id"], token_hash, challenge, "recovery")
@@ -198,7 +198,7 @@ async def _use_code(
     is_pkce: bool,
 ) -> tuple[dict[str, Any] | None, str, uuid.UUID | None]:
     settings = services.settings
-    wanted = token_hash or otp_hash(email or "", (token or "").strip())
+    wanted = token_hash or otp_hash(services, email or "", (token or "").strip())
 
     find, use = q.VERIFY[kind]
     params = {"hash": wanted, "ttl": settings.otp_ttl, "email": email}
@@ -339,7 +339,7 @@ async def resend(
             return
         _refuse_if_recent(row)
         address = row["email"]
-        token_hash = otp_hash(address, otp)
+        token_hash = otp_hash(services, address, otp)
         await conn.execute(store, (token_hash, row["id"]))
         if challenge is not None:
             await pkce.remember(conn, row["id"], token_hash, challenge, kind)

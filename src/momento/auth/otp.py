@@ -116,14 +116,14 @@ async def sign_in_with_otp(
                 {"recent": row["confirmation_recent"], "wait": row["confirmation_wait"]}
             )
             kind, address = "signup", row["email"]
-            token_hash = otp_hash(address, otp)
+            token_hash = otp_hash(services, address, otp)
             await conn.execute(q.SET_CONFIRMATION, (token_hash, row["id"]))
             if challenge is not None:
                 await pkce.remember(conn, row["id"], token_hash, challenge, kind)
         else:
             _refuse_if_recent({"recent": row["link_recent"], "wait": row["link_wait"]})
             kind, address = "magiclink", row["email"]
-            token_hash = otp_hash(address, otp)
+            token_hash = otp_hash(services, address, otp)
             await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))
             if challenge is not None:
                 await pkce.remember(conn, row["id"], token_hash, challenge, kind)
@@ -163,7 +163,7 @@ async def _create(
     if username is not None:
         await check_username_free(services, username)
     kind = "signup" if settings.email_confirm else "magiclink"
-    token_hash = otp_hash(email, otp)
+    token_hash = otp_hash(services, email, otp)
     async with services.db.privileged() as conn:
         try:
             cur = await conn.execute(

@@ -120,7 +120,7 @@ RETURNING"""
 # --- sessions and refresh tokens -------------------------------------------------------------
 
 INSERT_SESSION: LiteralString = (
-    "INSERT INTO auth.sessions (user_id, user_agent, ip) VALUES (%s, %s, %s)"
+    "INSERT INTO auth.sessions (user_id, user_agent, ip, amr_method) VALUES (%s, %s, %s, %s)"
     " RETURNING id, extract(epoch FROM created_at)::bigint AS started"
 )
 
@@ -143,7 +143,7 @@ SELECT rt.id, rt.revoked, rt.session_id, rt.user_id,
   rt.updated_at > now() - make_interval(secs => %(reuse)s) AS within_reuse,
   rt.created_at < now() - make_interval(secs => %(ttl)s) AS token_expired,
   coalesce(s.not_after < now(), false) AS session_expired,
-  extract(epoch FROM s.created_at)::bigint AS started
+  extract(epoch FROM s.created_at)::bigint AS started, s.amr_method
 FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id
 WHERE rt.token_hash = %(hash)s
 FOR UPDATE OF rt

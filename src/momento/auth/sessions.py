@@ -175,10 +175,15 @@ async def refresh_grant(
             if failure is None:
                 await conn.execute(q.TOUCH_SESSION, (token["session_id"],))
                 assert user is not None
-                # A guest's session stays an anonymous one (its amr), as GoTrue's.
-                method = "anonymous" if user["is_anonymous"] else "password"
+                # The session keeps the amr it was signed in with (a guest's stays anonymous,
+                # an Apple one oauth), as GoTrue's.
                 return session_json(
-                    services, user, token["session_id"], child, method, int(token["started"])
+                    services,
+                    user,
+                    token["session_id"],
+                    child,
+                    token["amr_method"],
+                    int(token["started"]),
                 )
     assert failure is not None
     raise failure
@@ -227,7 +232,7 @@ async def sign_in(
 ) -> dict[str, Any]:
     """Start a session for `user`: the session row, its first refresh token, the JWT."""
     cur = await conn.execute(
-        q.INSERT_SESSION, (user["id"], _user_agent(client.user_agent), _inet(client.ip))
+        q.INSERT_SESSION, (user["id"], _user_agent(client.user_agent), _inet(client.ip), method)
     )
     session = await cur.fetchone()
     assert session is not None

@@ -162,9 +162,10 @@ def address_hash(services: Services, ip: str) -> bytes:
     return hmac.new(secret, address_key(ip).encode(), hashlib.sha256).digest()
 
 
-def otp_hash(email: str, otp: str) -> str:
-    """GoTrue's token_hash of a mailed code: hex SHA-224 of the address and the code."""
-    return hashlib.sha224((email + otp).encode()).hexdigest()
+def otp_hash(services: Services, email: str, otp: str) -> str:
+    """The token_hash of a mailed code, as stored and put in the mail's link: hex HMAC-SHA-224
+    of the address and the code (`TokenService.mail_token_hash`)."""
+    return services.tokens.mail_token_hash(email, otp)
 
 
 def new_otp() -> str:

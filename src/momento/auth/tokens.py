@@ -32,6 +32,7 @@ class TokenService:
         # key, so it needs no setting of its own and changes when that key does.
         secret = key.private.private_numbers().private_value.to_bytes(32, "big")
         self._refresh_key = hashlib.sha256(b"momento refresh token child v1\x00" + secret).digest()
+        self._mail_key = hashlib.sha256(b"momento mailed code v1\x00" + secret).digest()
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -42,6 +43,14 @@ class TokenService:
         both `parent` and the server's key can compute it; it looks like any other token."""
         digest = hmac.new(self._refresh_key, parent.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def mail_token_hash(self, email: str, otp: str) -> str:
+        """The `token_hash` of a mailed code: GoTrue's is the plain SHA-224 of the address and
+        the code, which anyone who knows the address can make for every code and try without
+        naming the account (so no per-account cap holds). Keyed with a server secret, a guess
+        needs the address and the code, and the per-account cap on wrong codes applies.
+        Clients never compute it: they copy it from the mail's link."""
+        return hmac.new(self._mail_key, (email + otp).encode(), hashlib.sha224).hexdigest()
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.key.public_jwk]}

@@ -126,7 +126,7 @@ async def signup(
                     "confirmed": not confirm,
                     "app": Jsonb(APP_METADATA),
                     "meta": Jsonb(meta),
-                    "ctoken": otp_hash(email, otp) if otp else None,
+                    "ctoken": otp_hash(services, email, otp) if otp else None,
                 },
             )
         except pg_errors.UniqueViolation as exc:
@@ -135,7 +135,9 @@ async def signup(
         assert user is not None
         session = None if confirm else await sign_in(services, conn, user, client, "password")
         if otp is not None and challenge is not None:
-            await pkce.remember(conn, user["id"], otp_hash(email, otp), challenge, "signup")
+            await pkce.remember(
+                conn, user["id"], otp_hash(services, email, otp), challenge, "signup"
+            )
     if session is not None:
         log.info("user signed up", user_id=str(user["id"]), confirmed=True)
         return session
@@ -212,9 +214,11 @@ async def _signup_existing(
         row = await cur.fetchone()
         if row is None or row["recent"]:
             return user_json(existing)
-        await conn.execute(q.SET_CONFIRMATION, (otp_hash(email, otp), existing["id"]))
+        await conn.execute(q.SET_CONFIRMATION, (otp_hash(services, email, otp), existing["id"]))
         if challenge is not None:
-            await pkce.remember(conn, existing["id"], otp_hash(email, otp), challenge, "signup")
+            await pkce.remember(
+                conn, existing["id"], otp_hash(services, email, otp), challenge, "signup"
+            )
     await _mail_confirmation(services, email, otp, redirect_to, challenge)
     return user_json(existing)
 
@@ -231,7 +235,9 @@ async def _mail_confirmation(
         email,
         "Confirm your signup",
         "Follow this link to confirm your account:",
-        verify_url(services.settings, otp_hash(email, otp), "signup", redirect_to, challenge),
+        verify_url(
+            services.settings, otp_hash(services, email, otp), "signup", redirect_to, challenge
+        ),
         otp,
     )
 
@@ -341,10 +347,10 @@ async def update_user(
         convert_to = email
     elif email is not None and email != old_email.lower():
         otp = new_otp()
-        change_to, change_token = email, otp_hash(email, otp)
+        change_to, change_token = email, otp_hash(services, email, otp)
         if settings.secure_email_change and old_email:
             current_otp = new_otp()
-            current_token = otp_hash(old_email, current_otp)
+            current_token = otp_hash(services, old_email, current_otp)
 
     async with services.db.privileged() as conn:
         if change_to or convert_to:
@@ -389,7 +395,9 @@ async def update_user(
             change_to,
             "Confirm your new email address",
             "Follow this link to confirm the change of your email address:",
-            verify_url(settings, otp_hash(change_to, otp), "email_change", redirect_to, challenge),
+            verify_url(
+                settings, otp_hash(services, change_to, otp), "email_change", redirect_to, challenge
+            ),
             otp,
         )
     if current_token and current_otp:

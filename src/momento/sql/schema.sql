@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0023 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0024 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -1727,7 +1727,8 @@ CREATE TABLE auth.sessions (
     not_after timestamp with time zone,
     aal text DEFAULT 'aal1'::text NOT NULL,
     user_agent text,
-    ip inet
+    ip inet,
+    amr_method text DEFAULT 'password'::text NOT NULL
 );
 
 
