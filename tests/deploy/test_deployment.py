@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -212,6 +213,10 @@ def s3_keys(stack: Stack, prefix: str) -> list[str]:
     return stack.moto.keys(stack.bucket, prefix)
 
 
+# HEIC originals stay HEIC: Pillow reads them through pillow-heif's opener.
+pillow_heif.register_heif_opener()
+
+
 def exif_gps(data: bytes) -> bool:
     with Image.open(io.BytesIO(data)) as image:
         return bool(image.getexif().get_ifd(0x8825))
@@ -256,6 +261,9 @@ def test_the_whole_story_over_http(deployed: Stack, api: Client, photos: Photos)
     assert not exif_gps(original.content), "the GPS position left the server"
     heic_original = api.get(by_id[heic_id]["urls"]["original"])
     assert heic_original.status_code == 200
+    # The iPhone's file is kept: still HEIC (metadata stripped without re-encoding).
+    assert heic_original.headers["content-type"] == "image/heic"
+    assert len(heic_original.content) > 500_000, "the original is the camera-sized file"
     assert not exif_gps(heic_original.content)
 
     # Likes, counted on the photo.

@@ -157,6 +157,18 @@ async def test_upload_complete_and_fetch(backend: Backend, alice: TestUser, kind
     for name in ("thumbnail", "display"):
         assert files[name].startswith(b"\xff\xd8\xff")
 
+    # One photo's download: the original in its own type, named with its own extension.
+    r = await backend.client.get(f"/v1/photos/{photo_id}", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    got = await backend.client.get(r.json()["download"])
+    assert got.status_code == 200
+    assert got.headers["content-type"] == content_type
+    ext = {"image/jpeg": "jpg", "image/heic": "heic", "image/png": "png", "image/webp": "webp"}
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=")
+    assert disposition.endswith(f'.{ext[content_type]}"'), disposition
+    assert f'filename="{alice.username}-' in disposition
+
 
 # The variants' sizes do not depend on the backend: one is enough.
 @LOCAL_ONLY

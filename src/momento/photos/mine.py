@@ -27,14 +27,16 @@ from momento.photos.feed import (
     signed_urls,
     url_expiry,
 )
+from momento.photos.files import original_filename
 from momento.photos.schemas import Failure, MyPhotosPage, PhotoDetail, PhotoUrls
+from momento.photos.service import ORIGINAL, key
 
 if TYPE_CHECKING:
     from momento.services import Services
 
 _DETAIL_COLUMNS: LiteralString = """
   p.id, p.event_id, p.user_id, p.username, p.captured_at, p.upload_status, p.width, p.height,
-  p.storage_path, p.blurhash, p.like_count, m.failure_code, m.failure_reason,
+  p.storage_path, p.blurhash, p.like_count, m.failure_code, m.failure_reason, m.content_type,
   EXISTS (
     SELECT 1 FROM public.photo_likes l WHERE l.photo_id = p.id AND l.user_id = auth.uid()
   ) AS liked_by_me
@@ -81,9 +83,13 @@ def _detail(services: Services, row: dict[str, Any], expires_at: int) -> PhotoDe
     failure = None
     if row["upload_status"] == "failed" and row["failure_code"]:
         failure = Failure(code=row["failure_code"], message=row["failure_reason"] or "")
-    urls = None
+    urls = download = None
     if uploaded:
         urls = PhotoUrls(**signed_urls(services, row["storage_path"], expires_at))
+        name = original_filename(row["username"], row["captured_at"], row["content_type"])
+        download = services.storage.signed_get_url(
+            key(row["storage_path"], ORIGINAL), expires_at=expires_at, filename=name
+        )
     return PhotoDetail(
         id=row["id"],
         event_id=row["event_id"],
@@ -98,6 +104,7 @@ def _detail(services: Services, row: dict[str, Any], expires_at: int) -> PhotoDe
         liked_by_me=row["liked_by_me"],
         failure=failure,
         urls=urls,
+        download=download,
     )
 
 

@@ -169,6 +169,11 @@ class PhotoDetail(BaseModel):
     liked_by_me: bool
     failure: Failure | None = Field(description="Why a failed upload was refused.")
     urls: PhotoUrls | None = Field(description="Signed URLs; absent until uploaded.")
+    download: str | None = Field(
+        None,
+        description="The original as a download named `<username>-<captured_at>.<ext>` in its "
+        "own type (an iPhone's HEIC stays .heic); absent until uploaded.",
+    )
 
 
 class MyPhotosPage(BaseModel):
