@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -191,3 +192,72 @@ async def test_the_deny_list_forgets_a_prefix_once_its_urls_expired() -> None:
     clock[0] += 61
     deny.prune()
     assert not deny.denies("events/e1/p1/display.jpg")
+
+
+async def test_serve_with_two_processes_refuses_a_deleted_photos_url(
+    services: Services, database_url: str
+) -> None:
+    """As it ships: `momento serve --workers 2` (two API processes on one port, each starting
+    its own listener at startup) on the same database and files; a photo deleted elsewhere is
+    refused by both processes within the bound, while its files are still on disk."""
+    import signal
+    import subprocess
+
+    from tests.cli.helpers import MOMENTO, clean_env, free_port
+
+    owner, member = await create_users(services, 2)
+    event = await make_event(services, owner, revealed=True, members=[member])
+    photo = await add_photo(services, event, owner)
+    await put_files(services, event, photo)
+    signed = urlsplit(url_of(services, key(storage_path(event, photo), DISPLAY)))
+    url = f"{signed.path}?{signed.query}"  # asked of the served processes
+    port = free_port()
+    # The same data directory: the same files and the same URL-signing secret.
+    process = await asyncio.create_subprocess_exec(
+        MOMENTO,
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        cwd=services.settings.data_dir,
+        env=clean_env(
+            DATABASE_URL=database_url,
+            MOMENTO_DATA_DIR=str(services.settings.data_dir),
+            MOMENTO_INPROCESS_WORKER="false",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base) as client:
+            start = time.monotonic()
+            while True:
+                assert process.returncode is None, "serve exited"
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() - start < 60, "serve was not ready in 60 s"
+                await asyncio.sleep(0.2)
+            # Connections are spread over both processes; every answer is 200 before.
+            for _ in range(10):
+                async with httpx.AsyncClient(base_url=base) as fresh:
+                    assert await status_of(fresh, url) == 200
+            await sql(services, "DELETE FROM public.photos WHERE id = %s RETURNING 1", photo)
+            assert await stored_keys(services, event, photo)  # the purge has not run
+            start = time.monotonic()
+            refused = 0
+            while refused < 10:  # ten fresh connections in a row, whichever process takes them
+                async with httpx.AsyncClient(base_url=base) as fresh:
+                    got = await status_of(fresh, url)
+                refused = refused + 1 if got == 404 else 0
+                assert time.monotonic() - start < WITHIN, f"still {got} after {WITHIN} s"
+                await asyncio.sleep(0.02)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert b"Traceback" not in stderr
