@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,13 +32,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.served import ServedApp
 
 ISSUER = "https://appleid.apple.com"
 CLIENT_ID = "app.momento.ios"
@@ -67,8 +67,7 @@ class FakeApple:
     port: int = 0
     _failures: list[list[int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _served: ServedApp | None = None
 
     def __post_init__(self) -> None:
         self.signing_key = _rsa_key()
@@ -248,30 +247,13 @@ class FakeApple:
                 Route("/auth/revoke", self._revoke, methods=["POST"]),
             ]
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, ws="none"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Apple server did not start")
-            time.sleep(0.01)
+        self._served = ServedApp(app, "Apple")
+        self.port = self._served.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
 
     def __enter__(self) -> FakeApple:
         return self.start()

@@ -16,19 +16,18 @@ Runs uvicorn in a thread, so it answers whatever the test's event loop is doing.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.served import ServedApp
 
 
 def rc_date(moment: datetime) -> str:
@@ -66,8 +65,7 @@ class FakeRevenueCat:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _served: ServedApp | None = None
     port: int = 0
 
     # --- what the test sets up ---
@@ -190,30 +188,13 @@ class FakeRevenueCat:
 
     def start(self) -> FakeRevenueCat:
         app = Starlette(routes=[Route("/v1/subscribers/{app_user_id:path}", self._get_subscriber)])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, lifespan="off", log_level="warning", access_log=False, ws="none"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake RevenueCat server did not start")
-            time.sleep(0.01)
+        self._served = ServedApp(app, "RevenueCat")
+        self.port = self._served.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
 
     def __enter__(self) -> FakeRevenueCat:
         return self.start()
