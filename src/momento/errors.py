@@ -113,6 +113,12 @@ class InvalidToken(Unauthorized):
     code = "invalid_token"
 
 
+class InvalidTicket(Unauthorized):
+    """The ticket is unknown, used, expired, for something else, or its session has ended."""
+
+    code = "invalid_ticket"
+
+
 class Forbidden(MomentoError):
     """You are not allowed to do that."""
 

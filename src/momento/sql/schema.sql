@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0024 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0025 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -1943,6 +1943,22 @@ CREATE TABLE momento.schema_migrations (
 
 
 --
+-- Name: tickets; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.tickets (
+    hash bytea NOT NULL,
+    user_id uuid NOT NULL,
+    session_id uuid NOT NULL,
+    purpose text NOT NULL,
+    resource_id uuid NOT NULL,
+    claims jsonb NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: event_members; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2355,6 +2371,14 @@ ALTER TABLE ONLY momento.schema_migrations
 
 
 --
+-- Name: tickets tickets_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.tickets
+    ADD CONSTRAINT tickets_pkey PRIMARY KEY (hash);
+
+
+--
 -- Name: event_members event_members_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2596,6 +2620,27 @@ CREATE INDEX push_deliveries_user ON momento.push_deliveries USING btree (user_i
 --
 
 CREATE INDEX revenuecat_events_pending ON momento.revenuecat_events USING btree (event_timestamp_ms, id) WHERE (processed_at IS NULL);
+
+
+--
+-- Name: tickets_expires_at_idx; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX tickets_expires_at_idx ON momento.tickets USING btree (expires_at);
+
+
+--
+-- Name: tickets_session_id_idx; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX tickets_session_id_idx ON momento.tickets USING btree (session_id);
+
+
+--
+-- Name: tickets_user_id_idx; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX tickets_user_id_idx ON momento.tickets USING btree (user_id);
 
 
 --
@@ -3066,6 +3111,22 @@ ALTER TABLE ONLY momento.push_deliveries
 
 ALTER TABLE ONLY momento.reveals
     ADD CONSTRAINT reveals_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.events(id) ON DELETE CASCADE;
+
+
+--
+-- Name: tickets tickets_session_id_fkey; Type: FK CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.tickets
+    ADD CONSTRAINT tickets_session_id_fkey FOREIGN KEY (session_id) REFERENCES auth.sessions(id) ON DELETE CASCADE;
+
+
+--
+-- Name: tickets tickets_user_id_fkey; Type: FK CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.tickets
+    ADD CONSTRAINT tickets_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 
 --
