@@ -44,7 +44,8 @@ async def test_members_get_the_invite_link_and_its_qr_codes(
     svg = await client.get(f"/v1/events/{event['id']}/invite.svg", headers=host.headers)
     assert svg.status_code == 200
     assert svg.headers["content-type"] == "image/svg+xml"
-    assert svg.content.startswith(b"<?xml") and b"<svg" in svg.content
+    assert svg.content.startswith(b"<?xml")
+    assert b"<svg" in svg.content
 
     png = await client.get(f"/v1/events/{event['id']}/invite.png?scale=4", headers=host.headers)
     assert png.status_code == 200
@@ -206,7 +207,8 @@ async def test_the_host_rotates_the_join_code(
     r = await client.post(f"/v1/events/{event['id']}/join-code", headers=host.headers)
     assert r.status_code == 200, r.text
     new = r.json()["join_code"]
-    assert new != old and len(new) == 6
+    assert new != old
+    assert len(new) == 6
     assert r.json()["member_count"] == 2
 
     r = await client.post("/v1/events/join", headers=newcomer.headers, json={"join_code": old})
