@@ -153,9 +153,7 @@ async def test_a_guest_who_signs_up_can_create_events(
     assert r.status_code == 201, r.text
 
 
-async def test_the_host_turns_web_guests_off(
-    services: Services, client: httpx.AsyncClient
-) -> None:
+async def test_the_host_turns_web_guests_off(services: Services, client: httpx.AsyncClient) -> None:
     host = await create_user(services)
     member = await create_user(services)
     event = await create_event(client, host)

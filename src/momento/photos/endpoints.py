@@ -281,8 +281,7 @@ Ticket = Annotated[
     str | None,
     Query(
         max_length=128,
-        description="From `POST /v1/events/{id}/export/link`, instead of the Authorization"
-        " header.",
+        description="From `POST /v1/events/{id}/export/link`, instead of the Authorization header.",
     ),
 ]
 

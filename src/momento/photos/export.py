@@ -104,7 +104,7 @@ def entry_name(username: str, captured_at: datetime, content_type: str | None) -
     return f"{safe}-{stamp}.{extension(content_type)}"
 
 
-def _unique(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
     """The names with `-2`, `-3` ... before the extension of repeats (two photos in a second)."""
     seen: dict[str, int] = {}
     out = []
@@ -153,7 +153,9 @@ async def entries(
     storage, so the archive's length is exact)."""
     event = await check_export(services, user, event_id)
     rows = await services.db.user_fetch(user.claims, EXPORT_PHOTOS, {"id": event_id})
-    names = _unique([entry_name(r["username"], r["captured_at"], r["content_type"]) for r in rows])
+    names = unique_names(
+        [entry_name(r["username"], r["captured_at"], r["content_type"]) for r in rows]
+    )
     keys = [key(r["storage_path"], ORIGINAL) for r in rows]
     limit = asyncio.Semaphore(_STAT_CONCURRENCY)
 
