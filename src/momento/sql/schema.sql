@@ -1640,6 +1640,38 @@ $$;
 
 
 --
+-- Name: rotate_join_code(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rotate_join_code(p_event uuid) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid := auth.uid();
+  fresh text;
+BEGIN
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  FOR attempt IN 1..5 LOOP
+    BEGIN
+      UPDATE public.events e SET join_code = private.new_join_code()
+      WHERE e.id = p_event AND e.creator_id = uid AND NOT e.is_deleted
+      RETURNING e.join_code INTO fresh;
+      RETURN fresh;
+    EXCEPTION WHEN unique_violation THEN
+      IF attempt = 5 THEN
+        RAISE;
+      END IF;
+    END;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: apple_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -3945,6 +3977,14 @@ GRANT ALL ON FUNCTION public.retry_photo(p_photo uuid, p_type text, p_size bigin
 
 
 --
+-- Name: FUNCTION rotate_join_code(p_event uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rotate_join_code(p_event uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rotate_join_code(p_event uuid) TO authenticated;
+
+
+--
 -- Name: TABLE event_members; Type: ACL; Schema: public; Owner: -
 --
 
@@ -3965,13 +4005,6 @@ GRANT ALL ON TABLE public.events TO service_role;
 --
 
 GRANT INSERT(name),UPDATE(name) ON TABLE public.events TO authenticated;
-
-
---
--- Name: COLUMN events.join_code; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(join_code) ON TABLE public.events TO authenticated;
 
 
 --

@@ -12,9 +12,8 @@ ALTER TABLE public.events ADD COLUMN web_guests boolean NOT NULL DEFAULT true;
 COMMENT ON COLUMN public.events.web_guests IS
   'Guests (anonymous users) may join by code; the host turns it off to keep them out.';
 
--- The creator changes both through the existing update policy (creator only, not deleted).
--- join_code is set to private.new_join_code() by the rotation; the format check still holds.
-GRANT UPDATE (web_guests, join_code) ON public.events TO authenticated;
+-- The creator switches it through the existing update policy (creator only, not deleted).
+GRANT UPDATE (web_guests) ON public.events TO authenticated;
 
 CREATE FUNCTION private.is_guest() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -63,3 +62,36 @@ BEGIN
   RETURN NEXT;
 END
 $$;
+
+-- A new join code for the caller's event (creator only, not deleted): the old code, its links
+-- and printed QR codes stop working; members stay. The code is drawn here, never chosen by a
+-- user (join_code stays unwritable). NULL: not the creator's event (the caller tells 403 from
+-- 404 by reading the event). A collision with another event's code draws again.
+CREATE FUNCTION public.rotate_join_code(p_event uuid) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid := auth.uid();
+  fresh text;
+BEGIN
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  FOR attempt IN 1..5 LOOP
+    BEGIN
+      UPDATE public.events e SET join_code = private.new_join_code()
+      WHERE e.id = p_event AND e.creator_id = uid AND NOT e.is_deleted
+      RETURNING e.join_code INTO fresh;
+      RETURN fresh;
+    EXCEPTION WHEN unique_violation THEN
+      IF attempt = 5 THEN
+        RAISE;
+      END IF;
+    END;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION public.rotate_join_code(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.rotate_join_code(uuid) TO authenticated;
