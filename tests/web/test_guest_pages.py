@@ -13,7 +13,7 @@ import dataclasses
 import io
 import socket
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +27,11 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 from momento.app import create_app
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
 from momento.services import Services
-from momento.storage import FileUrlSigner, LocalDiskStorage
+from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
 from tests.conftest import with_settings
 from tests.factories import add_photos, create_user, make_event, reveal, scalar, sql
 from tests.photos.images import heic
-from tests.storage.helpers import SECRET
+from tests.storage.helpers import SECRET, make_bucket, s3_storage
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -46,13 +46,22 @@ class Live:
 
 
 @asynccontextmanager
-async def live_app(services: Services, folder: Path) -> AsyncIterator[Live]:
+async def live_app(
+    services: Services, folder: Path, s3: Callable[[str], Storage] | None = None
+) -> AsyncIterator[Live]:
     """The app under uvicorn on 127.0.0.1 with photos in `folder`, its signed file URLs
-    pointing at itself (the browser fetches and PUTs them)."""
+    pointing at itself (the browser fetches and PUTs them); or with photos in the S3 storage
+    `s3(origin)` makes."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     origin = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    storage = LocalDiskStorage(folder / "files", FileUrlSigner(SECRET, origin), default_ttl=3600)
+    storage: Storage
+    if s3 is not None:
+        storage = s3(origin)
+    else:
+        storage = LocalDiskStorage(
+            folder / "files", FileUrlSigner(SECRET, origin), default_ttl=3600
+        )
     await storage.open()
     svc = dataclasses.replace(with_settings(services, public_url=origin), storage=storage)
     config = uvicorn.Config(
@@ -260,3 +269,49 @@ async def test_the_slideshow_waits_then_starts_at_release(
         await page.keyboard.press("ArrowRight")
         await expect(img).not_to_have_attribute("data-photo-id", before)
         await context.close()
+
+
+async def test_a_guest_uploads_from_the_browser_to_s3(
+    services: Services, browser: Browser, tmp_path: Path, moto_endpoint: str, s3_admin: Any
+) -> None:
+    """The browser PUTs straight to the bucket's presigned URL (another origin): it works with
+    the CORS rule the README gives."""
+    bucket = make_bucket(s3_admin)
+
+    def storage(origin: str) -> Storage:
+        s3_admin.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": [origin],
+                        "AllowedMethods": ["PUT", "GET", "HEAD"],
+                        "AllowedHeaders": ["content-type"],
+                        "ExposeHeaders": ["ETag"],
+                        "MaxAgeSeconds": 3600,
+                    }
+                ]
+            },
+        )
+        return s3_storage(moto_endpoint, bucket)
+
+    async with live_app(services, tmp_path, s3=storage) as live:
+        host = await create_user(live.services)
+        event = await make_event(live.services, host, name="On S3")
+        code = await scalar(
+            live.services, "SELECT join_code FROM public.events WHERE id = %s", event
+        )
+        page = await phone(browser)
+        await page.goto(f"{live.origin}/j/{code}")
+        await page.fill("#display-name", "Sam")
+        await page.click("#join-button")
+        await expect(page.locator("#event-name")).to_have_text("On S3")
+        photo = tmp_path / "s3.jpg"
+        photo.write_bytes(jpeg(picture(3)))
+        await page.set_input_files("#files", [str(photo)])
+        await expect(page.locator(".upload-row.done")).to_have_count(1, timeout=30_000)
+        # The thumbnail loads from S3 too.
+        await expect(page.locator("#grid img.loaded")).to_have_count(1)
+        objects = s3_admin.list_objects_v2(Bucket=bucket)["Contents"]
+        assert any(o["Key"].endswith("/original") for o in objects)
+        await page.context.close()
