@@ -242,7 +242,7 @@ async def test_the_slideshow_waits_then_starts_at_release(
 
         context = await browser.new_context(viewport=TV)
         page = await context.new_page()
-        await page.goto(f"{live.origin}/j/{code}/show?every=1500")
+        await page.goto(f"{live.origin}/j/{code}/show?every=1500&poll=1000")
         await page.fill("#display-name", "Living room TV")
         await page.click("#guest-form button")
         await expect(page.locator("#waiting")).to_be_visible()
@@ -268,6 +268,16 @@ async def test_the_slideshow_waits_then_starts_at_release(
         assert before is not None
         await page.keyboard.press("ArrowRight")
         await expect(img).not_to_have_attribute("data-photo-id", before)
+        await page.keyboard.press(" ")
+
+        # A network drop: the show says so and goes on; back online, new photos join.
+        await context.set_offline(True)
+        await expect(page.locator("#offline")).to_be_visible(timeout=10_000)
+        await expect(img).to_be_visible()
+        await photos_by(live, event, host, 1, seed=9)
+        await context.set_offline(False)
+        await expect(page.locator("#offline")).to_be_hidden(timeout=30_000)
+        await expect(page.locator("body")).to_have_attribute("data-photos", "5", timeout=10_000)
         await context.close()
 
 

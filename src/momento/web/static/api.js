@@ -139,8 +139,16 @@ const Momento = (() => {
     let stopped = false;
     let timer = null;
     let wait = every;
+    let busy = false; // one look at a time: a call while one runs asks for another after it
+    let again = false;
     async function tick() {
       if (stopped) return;
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      clearTimeout(timer);
       try {
         const event = await api("GET", `/v1/events/${eventId}`);
         const feed = await allPages(eventId);
@@ -149,19 +157,30 @@ const Momento = (() => {
       } catch (e) {
         onError(e);
         wait = Math.min(wait * 2, 60000);
+      } finally {
+        busy = false;
       }
-      if (!stopped) timer = setTimeout(tick, wait);
+      if (again) {
+        again = false;
+        tick();
+      } else if (!stopped) {
+        timer = setTimeout(tick, wait);
+      }
     }
+    // Back online: look at once rather than at the end of the backoff.
+    const online = () => {
+      wait = every;
+      tick();
+    };
+    window.addEventListener("online", online);
     tick();
     return {
       stop() {
         stopped = true;
         clearTimeout(timer);
+        window.removeEventListener("online", online);
       },
-      now() {
-        clearTimeout(timer);
-        tick();
-      },
+      now: tick,
     };
   }
 

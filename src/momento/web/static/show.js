@@ -6,7 +6,9 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const code = document.body.dataset.code;
-  const SLIDE_MS = Number(new URLSearchParams(location.search).get("every")) || 6000;
+  const query = new URLSearchParams(location.search);
+  const SLIDE_MS = Number(query.get("every")) || 6000; // each photo's time on screen
+  const POLL_MS = Number(query.get("poll")) || 10000; // how often new photos are looked for
   let photos = [];
   let index = -1;
   let paused = false;
@@ -16,7 +18,7 @@
 
   function start(event) {
     stream = Momento.live(event.id, update, {
-      every: 10000,
+      every: POLL_MS,
       onError: () => {
         $("offline").hidden = false;
       },
