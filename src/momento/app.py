@@ -51,6 +51,7 @@ from momento.storage.deletions import listening
 from momento.storage.endpoints import router as files_router
 from momento.storage.local import LocalDiskStorage
 from momento.web.docs import install_docs
+from momento.web.pages import install_pages
 
 log = logs.get("momento.app")
 
@@ -307,6 +308,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     app.state.services = services
     install_error_handlers(app, check_declared=services.settings.env == Environment.test)
     install_docs(app)
+    install_pages(app)
     app.include_router(auth_router, prefix="/auth/v1")
     app.include_router(profiles_router, prefix="/v1")
     app.include_router(apple_router, prefix="/v1")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     # signed-up members reported it; anonymous guests' reports do not count (issue 14). The
     # event's host hides or restores a photo at once whatever the count.
     reports_to_hide: int = Field(3, ge=1, le=1000)
+    # Who may download an event's photos as one ZIP (GET /v1/events/{id}/export.zip) once
+    # revealed: "everyone" (every member) or "premium" (members of premium events only), for
+    # a host who sells the archive as part of premium.
+    export_zip: Literal["everyone", "premium"] = "everyone"
 
     # --- analytics ---
     # PostHog project key (phc_...): unset, nothing is captured and no flags are evaluated.

@@ -53,6 +53,7 @@ class TestCreate:
             "revealed",
             "member_count",
             "photo_count",
+            "web_guests",
         }
         assert event["name"] == "Ana's 30th"
         assert JOIN_CODE.fullmatch(event["join_code"])

@@ -128,6 +128,7 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "auth.role",
         "auth.uid",
         "private.is_event_creator",
+        "private.is_guest",
         "private.my_event_ids",
         "private.my_photo_event_ids",
         "private.my_reported_photo_ids",
@@ -141,6 +142,7 @@ async def test_signed_in_users_execute_only_these_functions(db: Conn) -> None:
         "public.leave_event",
         "public.restore_photo",
         "public.retry_photo",
+        "public.rotate_join_code",
     ]
 
 

@@ -25,7 +25,7 @@ from momento.billing.revenuecat import RevenueCat, RevenueCatUnavailable
 from momento.billing.webhooks import REFRESH_EVENT
 from momento.errors import MomentoError, raises
 from momento.events import service as events_service
-from momento.events.errors import EventNotFound, NotEventCreator
+from momento.events.errors import EventNotFound, GuestNotAllowed, NotEventCreator
 from momento.events.schemas import Event
 from momento.identity import CurrentUser
 
@@ -59,9 +59,19 @@ RETURNING p.event_id, p.price, p.currency, p.product_id
 """
 
 
+# Guests (anonymous users) never pay: they cannot create events (0029), and are told so here
+# even for an event they could see.
+CALLER: LiteralString = """
+SELECT private.is_guest() AS guest,
+  (SELECT e.creator_id = auth.uid() FROM public.events e WHERE e.id = %(id)s) AS is_creator
+"""
+
+
 async def _check_creator(services: Services, user: CurrentUser, event_id: uuid.UUID) -> None:
-    rows = await services.db.user_fetch(user.claims, events_service.EVENT_ROLE, {"id": event_id})
-    if not rows:
+    rows = await services.db.user_fetch(user.claims, CALLER, {"id": event_id})
+    if rows[0]["guest"]:
+        raise GuestNotAllowed()
+    if rows[0]["is_creator"] is None:
         raise EventNotFound()
     if not rows[0]["is_creator"]:
         raise NotEventCreator()
@@ -81,6 +91,7 @@ def _refusal(row: Mapping[str, Any], event_id: uuid.UUID) -> MomentoError | None
 @raises(
     EventNotFound,
     NotEventCreator,
+    GuestNotAllowed,
     PurchaseNotFound,
     PurchaseRefunded,
     PurchaseAlreadyUsed,

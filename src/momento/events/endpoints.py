@@ -11,8 +11,8 @@ from momento.deps import ServicesDep, UserDep, client_ip
 from momento.errors import (
     raised_by,
 )
-from momento.events import service
-from momento.events.schemas import Event, EventCreate, EventUpdate, JoinRequest, Member
+from momento.events import qr, service
+from momento.events.schemas import Event, EventCreate, EventUpdate, Invite, JoinRequest, Member
 from momento.kit.schemas import (
     SIGNED_IN,
     WITH_BODY,
@@ -142,6 +142,67 @@ async def leave_event(
 async def list_members(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> list[Member]:
     """List an event's members, in the order they joined."""
     return await service.list_members(services, user, event_id)
+
+
+@router.post(
+    "/{event_id}/join-code",
+    response_model=Event,
+    responses=problems(*WITH_PARAMS, *raised_by(service.rotate_join_code)),
+    description="Creator only. The event gets a new join code: the old one, its links and"
+    " printed QR codes stop working at once; members stay members.",
+)
+async def rotate_join_code(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> Event:
+    """Draw a new join code."""
+    return await service.rotate_join_code(services, user, event_id)
+
+
+@router.get(
+    "/{event_id}/invite",
+    response_model=Invite,
+    responses=problems(*WITH_PARAMS, *raised_by(service.invite)),
+    description="For members: the join code and the web page that joins it"
+    " (`MOMENTO_PUBLIC_URL/j/{code}`), which guests without the app open from a QR code.",
+)
+async def invite(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> Invite:
+    """The event's invite link."""
+    return await service.invite(services, user, event_id)
+
+
+# No caching by shared caches: the code changes when the host rotates it.
+_QR_HEADERS = {"Cache-Control": "private, no-cache"}
+
+
+@router.get(
+    "/{event_id}/invite.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "A QR code of the invite link."},
+        **problems(*WITH_PARAMS, *raised_by(service.invite)),
+    },
+)
+async def invite_svg(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> Response:
+    """The invite link as a QR code (SVG, for print)."""
+    found = await service.invite(services, user, event_id)
+    return Response(qr.svg(found.url), media_type="image/svg+xml", headers=_QR_HEADERS)
+
+
+@router.get(
+    "/{event_id}/invite.png",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "A QR code of the invite link."},
+        **problems(*WITH_PARAMS, *raised_by(service.invite)),
+    },
+)
+async def invite_png(
+    services: ServicesDep,
+    user: UserDep,
+    event_id: uuid.UUID,
+    scale: Annotated[int, Query(ge=1, le=40, description="Pixels per module.")] = 10,
+) -> Response:
+    """The invite link as a QR code (PNG)."""
+    found = await service.invite(services, user, event_id)
+    return Response(qr.png(found.url, scale), media_type="image/png", headers=_QR_HEADERS)
 
 
 summaries_from_docstrings(router)

@@ -39,3 +39,16 @@ class ReleaseBeforeStart(ValidationFailed):
     """release_at must be after starts_at."""
 
     code = "release_before_start"
+
+
+class GuestNotAllowed(Forbidden):
+    """Guests (signed in without an account) cannot do that; add an email and password to your
+    account first."""
+
+    code = "guest_not_allowed"
+
+
+class WebGuestsOff(Forbidden):
+    """The host does not let guests without an account join this event; sign up to join."""
+
+    code = "web_guests_off"

@@ -44,6 +44,10 @@ class Event(BaseModel):
         description="Photos taken in the event, including those still developing (not yet"
         " revealed to you); failed uploads and flagged photos are not counted."
     )
+    web_guests: bool = Field(
+        description="Guests without an account (anonymous sign-ins, e.g. from the web page of"
+        " the QR code) may join by code. The host turns it off with PATCH."
+    )
 
 
 class EventCreate(BaseModel):
@@ -64,8 +68,11 @@ class EventUpdate(BaseModel):
     name: EventName | None = None
     starts_at: Timestamp | None = None
     release_at: Timestamp | None = None
+    web_guests: bool | None = Field(
+        None, description="Let guests without an account join by code (default: on)."
+    )
 
-    @field_validator("name", "starts_at", "release_at", mode="before")
+    @field_validator("name", "starts_at", "release_at", "web_guests", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -75,7 +82,7 @@ class EventUpdate(BaseModel):
     def changes(self) -> dict[str, Any]:
         """Parameters for the update: each column's new value and whether to set it."""
         out: dict[str, Any] = {}
-        for name in ("name", "starts_at", "release_at"):
+        for name in ("name", "starts_at", "release_at", "web_guests"):
             out[f"set_{name}"] = name in self.model_fields_set
             out[name] = getattr(self, name)
         return out
@@ -98,3 +105,11 @@ class Member(BaseModel):
     avatar_url: str | None
     joined_at: UtcDatetime
     is_creator: bool
+
+
+class Invite(BaseModel):
+    """How to invite people: the join code, and the web page a QR code of it opens."""
+
+    join_code: str
+    url: str = Field(description="The join page, `MOMENTO_PUBLIC_URL/j/{join_code}`.")
+    web_guests: bool = Field(description="Guests without an account may join from that page.")

@@ -22,12 +22,14 @@ from momento.errors import Conflict, RateLimited, raises
 from momento.events.errors import (
     CreatorCannotLeave,
     EventNotFound,
+    GuestNotAllowed,
     JoinCodeInvalid,
     NotEventCreator,
     ReleaseBeforeStart,
     ReleaseLocked,
+    WebGuestsOff,
 )
-from momento.events.schemas import Event, EventCreate, EventUpdate, Member
+from momento.events.schemas import Event, EventCreate, EventUpdate, Invite, Member
 from momento.identity import CurrentUser
 from momento.kit import names
 from momento.kit.names import InvalidName
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 _EVENT_COLUMNS: LiteralString = """
   e.id, e.name, e.join_code, e.creator_id, e.starts_at, e.release_at,
   coalesce(e.is_premium, false) AS is_premium, e.created_at,
-  e.release_at <= now() AS revealed,
+  e.release_at <= now() AS revealed, e.web_guests,
   (SELECT count(*) FROM public.event_members m WHERE m.event_id = e.id) AS member_count,
 """
 
@@ -87,7 +89,7 @@ INSERT INTO public.events AS e (name, creator_id, starts_at, release_at)
 VALUES (%(name)s, auth.uid(), %(starts_at)s, %(release_at)s)
 RETURNING e.id, e.name, e.join_code, e.creator_id, e.starts_at, e.release_at,
   coalesce(e.is_premium, false) AS is_premium, e.created_at,
-  e.release_at <= now() AS revealed, 1 AS member_count, 0 AS photo_count
+  e.release_at <= now() AS revealed, e.web_guests, 1 AS member_count, 0 AS photo_count
 """
 
 # One statement whatever the fields sent; a column not sent is set to itself (so the
@@ -99,7 +101,8 @@ WITH e AS (
     name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
     starts_at = CASE WHEN %(set_starts_at)s THEN %(starts_at)s::timestamptz ELSE starts_at END,
     release_at = CASE WHEN %(set_release_at)s THEN %(release_at)s::timestamptz
-                      ELSE release_at END
+                      ELSE release_at END,
+    web_guests = CASE WHEN %(set_web_guests)s THEN %(web_guests)s::boolean ELSE web_guests END
   WHERE id = %(id)s
   RETURNING *
 )
@@ -108,6 +111,9 @@ SELECT"""
     + _ONE_PHOTO_COUNT
     + "FROM e"
 )
+
+# Migration 0029: the new code, or NULL when the caller is not the event's creator.
+ROTATE_JOIN_CODE: LiteralString = "SELECT public.rotate_join_code(%(id)s) AS join_code"
 
 DELETE_EVENT: LiteralString = "SELECT public.delete_event(%(id)s) AS deleted"
 
@@ -153,6 +159,12 @@ def _event_errors() -> Iterator[None]:
     except errors.ForeignKeyViolation as exc:
         # The only references a user's event write makes are to their own account.
         raise UserNotFound() from exc
+    except errors.InsufficientPrivilege as exc:
+        # The insert policy refuses guests (0029); join_event refuses them where the host
+        # turned web guests off.
+        if exc.diag.message_hint == "web_guests_off":
+            raise WebGuestsOff() from exc
+        raise GuestNotAllowed() from exc
     except errors.Error as exc:
         if exc.sqlstate == RELEASE_LOCKED:
             raise ReleaseLocked() from exc
@@ -182,7 +194,7 @@ async def get_event(services: Services, user: CurrentUser, event_id: uuid.UUID) 
     return Event.model_validate(rows[0])
 
 
-@raises(InvalidName, UserNotFound, ReleaseBeforeStart, Conflict)
+@raises(InvalidName, UserNotFound, ReleaseBeforeStart, Conflict, GuestNotAllowed)
 async def create_event(services: Services, user: CurrentUser, body: EventCreate) -> Event:
     """Create the event; once the insert committed, its reveal is scheduled and the
     `event_created` analytics event sent."""
@@ -249,7 +261,7 @@ async def delete_event(services: Services, user: CurrentUser, event_id: uuid.UUI
             raise await _refusal(conn, event_id)
 
 
-@raises(RateLimited, JoinCodeInvalid, UserNotFound)
+@raises(RateLimited, JoinCodeInvalid, UserNotFound, WebGuestsOff)
 async def join_event(
     services: Services, user: CurrentUser, ip: str, join_code: str
 ) -> tuple[Event, bool]:
@@ -308,3 +320,40 @@ async def list_members(services: Services, user: CurrentUser, event_id: uuid.UUI
     if not rows:
         raise EventNotFound()
     return [Member.model_validate(r) for r in rows]
+
+
+@raises(EventNotFound, NotEventCreator, Conflict)
+async def rotate_join_code(services: Services, user: CurrentUser, event_id: uuid.UUID) -> Event:
+    """A new join code for the event (creator only): the old code, its links and printed QR
+    codes stop working; members stay members."""
+    async with services.db.as_user(user.claims) as conn:
+        try:
+            async with conn.transaction():
+                cur = await conn.execute(ROTATE_JOIN_CODE, {"id": event_id})
+                rotated = await cur.fetchone()
+        except errors.UniqueViolation as exc:
+            # Five draws in a row all taken (the function retries): practically never.
+            raise Conflict("Could not allocate a join code; try again.") from exc
+        if rotated is None or rotated["join_code"] is None:
+            raise await _refusal(conn, event_id)
+        cur = await conn.execute(GET_EVENT, {"id": event_id})
+        row = await cur.fetchone()
+    if row is None:  # pragma: no cover - the creator sees their event
+        raise EventNotFound()
+    return Event.model_validate(row)
+
+
+def join_url(services: Services, join_code: str) -> str:
+    """The web page a QR code of the event opens: `MOMENTO_PUBLIC_URL/j/<code>`."""
+    return f"{services.settings.base_url}/j/{join_code}"
+
+
+@raises(EventNotFound)
+async def invite(services: Services, user: CurrentUser, event_id: uuid.UUID) -> Invite:
+    """The join code and link of an event the caller is a member of (members share it)."""
+    event = await get_event(services, user, event_id)
+    return Invite(
+        join_code=event.join_code,
+        url=join_url(services, event.join_code),
+        web_guests=event.web_guests,
+    )

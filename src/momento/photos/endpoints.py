@@ -9,12 +9,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
-from momento.deps import ServicesDep, UserDep
-from momento.errors import raised_by
+from momento.deps import ServicesDep, UserDep, get_current_user
+from momento.errors import Unauthorized, raised_by
 from momento.kit.schemas import WITH_BODY, WITH_PARAMS, problems
-from momento.photos import feed, mine, moderation, service
+from momento.photos import export, feed, mine, moderation, service
 from momento.photos.schemas import (
+    ExportLink,
     FeedPage,
     LikedPage,
     MyPhotosPage,
@@ -257,3 +259,69 @@ async def hide_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) 
 async def restore_photo(services: ServicesDep, user: UserDep, photo_id: uuid.UUID) -> None:
     """Restore a photo of my event."""
     await moderation.restore_by_host(services, user, photo_id)
+
+
+# --- the archive ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/events/{event_id}/export/link",
+    response_model=ExportLink,
+    responses=problems(*WITH_PARAMS, *raised_by(export.issue_download)),
+    description="For a browser, whose download cannot send the access token: a single-use"
+    " link to `export.zip` valid for 60 seconds. The same rules as the archive apply first.",
+)
+async def export_link(services: ServicesDep, user: UserDep, event_id: uuid.UUID) -> ExportLink:
+    """A download link for the event's ZIP."""
+    found = await export.issue_download(services, user, event_id)
+    return ExportLink(url=found.url, expires_at=found.expires_at)
+
+
+Ticket = Annotated[
+    str | None,
+    Query(
+        max_length=128,
+        description="From `POST /v1/events/{id}/export/link`, instead of the Authorization header.",
+    ),
+]
+
+
+@router.get(
+    "/events/{event_id}/export.zip",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The archive, streamed."},
+        **problems(
+            *WITH_PARAMS,
+            *raised_by(export.entries),
+            *raised_by(export.redeem_download),
+            Unauthorized,
+        ),
+    },
+    description="After the reveal, every photo you may see (everyone's, and your own) as its"
+    " original file in its own type (HEIC stays `.heic`), named"
+    " `<username>-<captured_at>.<ext>` (UTC, `20260508-183012`). Stored uncompressed, so the"
+    " `Content-Length` is exact; ZIP64 past 4 GB. Before the reveal 409 `not_revealed`; with"
+    " `MOMENTO_EXPORT_ZIP=premium`, 403 `premium_required` unless the event is premium."
+    " Authenticate with the bearer token or a `ticket`.",
+)
+async def export_zip(
+    services: ServicesDep, request: Request, event_id: uuid.UUID, ticket: Ticket = None
+) -> StreamingResponse:
+    """The event's photos as one ZIP."""
+    if ticket is not None:
+        user = await export.redeem_download(services, ticket, event_id)
+    else:
+        user = await get_current_user(request)
+    event, items = await export.entries(services, user, event_id)
+    body, length = export.archive(services, items)
+    return StreamingResponse(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Length": str(length),
+            "Content-Disposition": export.disposition(event.name),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from momento.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from momento.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 
 
 class PhotoNotFound(NotFound):
@@ -79,3 +86,15 @@ class PhotoRejected(ValidationFailed):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail, extra={"reason": code})
         self.reason = code
+
+
+class NotRevealedYet(Conflict):
+    """The event's photos are not revealed yet; the archive is ready at release_at."""
+
+    code = "not_revealed"
+
+
+class PremiumRequired(Forbidden):
+    """Downloading an event's photos as one archive is a premium feature on this server."""
+
+    code = "premium_required"

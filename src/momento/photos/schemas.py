@@ -183,3 +183,13 @@ class MyPhotosPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+
+
+class ExportLink(BaseModel):
+    """A single-use link to the event's ZIP, for a browser (which cannot send the token)."""
+
+    url: str = Field(
+        description="Path of `GET /v1/events/{id}/export.zip` with a `ticket`: valid once,"
+        " for 60 seconds, for your current session."
+    )
+    expires_at: UtcDatetime

@@ -1,4 +1,4 @@
--- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0025 leave it.
+-- GENERATED FILE, DO NOT EDIT: the schema as migrations 0001 to 0029 leave it.
 --
 -- Regenerate with `make schema` (python -m momento.db.snapshot): a fresh embedded PostgreSQL,
 -- every migration in src/momento/sql/migrations applied, then
@@ -529,6 +529,18 @@ $$;
 
 
 --
+-- Name: is_guest(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.is_guest() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  SELECT coalesce((SELECT u.is_anonymous FROM auth.users u WHERE u.id = auth.uid()), false)
+$$;
+
+
+--
 -- Name: my_event_ids(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -980,16 +992,25 @@ CREATE FUNCTION public.join_event(p_code text) RETURNS TABLE(event_id uuid, join
     AS $$
 DECLARE
   target uuid;
+  guests_allowed boolean;
   uid uuid := auth.uid();
 BEGIN
   IF uid IS NULL THEN
     RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
   END IF;
-  SELECT e.id INTO target
+  SELECT e.id, e.web_guests INTO target, guests_allowed
   FROM public.events e
   WHERE e.join_code = upper(btrim(p_code)) AND NOT e.is_deleted;
   IF target IS NULL THEN
     RETURN;
+  END IF;
+  IF NOT guests_allowed AND private.is_guest() THEN
+    -- Already a member (joined before the host turned guests off): stays a member.
+    IF NOT EXISTS (SELECT 1 FROM public.event_members m
+                   WHERE m.event_id = target AND m.user_id = uid) THEN
+      RAISE EXCEPTION 'web guests are off for this event' USING ERRCODE = '42501',
+        HINT = 'web_guests_off';
+    END IF;
   END IF;
   INSERT INTO public.event_members (event_id, user_id) VALUES (target, uid)
   ON CONFLICT DO NOTHING;
@@ -1619,6 +1640,38 @@ $$;
 
 
 --
+-- Name: rotate_join_code(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rotate_join_code(p_event uuid) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  uid uuid := auth.uid();
+  fresh text;
+BEGIN
+  IF uid IS NULL THEN
+    RAISE EXCEPTION 'not signed in' USING ERRCODE = '42501';
+  END IF;
+  FOR attempt IN 1..5 LOOP
+    BEGIN
+      UPDATE public.events e SET join_code = private.new_join_code()
+      WHERE e.id = p_event AND e.creator_id = uid AND NOT e.is_deleted
+      RETURNING e.join_code INTO fresh;
+      RETURN fresh;
+    EXCEPTION WHEN unique_violation THEN
+      IF attempt = 5 THEN
+        RAISE;
+      END IF;
+    END;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: apple_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1983,10 +2036,18 @@ CREATE TABLE public.events (
     is_premium boolean DEFAULT false,
     is_deleted boolean DEFAULT false,
     created_at timestamp with time zone DEFAULT now(),
+    web_guests boolean DEFAULT true NOT NULL,
     CONSTRAINT events_join_code_format CHECK ((join_code ~ '^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$'::text)),
     CONSTRAINT events_name_length CHECK (((char_length(btrim(name)) >= 1) AND (char_length(btrim(name)) <= 100))),
     CONSTRAINT events_release_after_start CHECK ((release_at > starts_at))
 );
+
+
+--
+-- Name: COLUMN events.web_guests; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.events.web_guests IS 'Guests (anonymous users) may join by code; the host turns it off to keep them out.';
 
 
 --
@@ -3330,10 +3391,10 @@ CREATE POLICY "Signed-in users can read any profile." ON public.profiles FOR SEL
 
 
 --
--- Name: events Users can create events as themselves.; Type: POLICY; Schema: public; Owner: -
+-- Name: events Signed-up users can create events as themselves.; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY "Users can create events as themselves." ON public.events FOR INSERT TO authenticated WITH CHECK ((creator_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY "Signed-up users can create events as themselves." ON public.events FOR INSERT TO authenticated WITH CHECK (((creator_id = ( SELECT auth.uid() AS uid)) AND (NOT ( SELECT private.is_guest() AS is_guest))));
 
 
 --
@@ -3591,6 +3652,15 @@ REVOKE ALL ON FUNCTION private.host_covers(p_creator uuid, p_created timestamp w
 REVOKE ALL ON FUNCTION private.is_event_creator(p_event uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_event_creator(p_event uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_event_creator(p_event uuid) TO service_role;
+
+
+--
+-- Name: FUNCTION is_guest(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.is_guest() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.is_guest() TO authenticated;
+GRANT ALL ON FUNCTION private.is_guest() TO service_role;
 
 
 --
@@ -3907,6 +3977,14 @@ GRANT ALL ON FUNCTION public.retry_photo(p_photo uuid, p_type text, p_size bigin
 
 
 --
+-- Name: FUNCTION rotate_join_code(p_event uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rotate_join_code(p_event uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rotate_join_code(p_event uuid) TO authenticated;
+
+
+--
 -- Name: TABLE event_members; Type: ACL; Schema: public; Owner: -
 --
 
@@ -3948,6 +4026,13 @@ GRANT INSERT(starts_at),UPDATE(starts_at) ON TABLE public.events TO authenticate
 --
 
 GRANT INSERT(release_at),UPDATE(release_at) ON TABLE public.events TO authenticated;
+
+
+--
+-- Name: COLUMN events.web_guests; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT UPDATE(web_guests) ON TABLE public.events TO authenticated;
 
 
 --

@@ -136,6 +136,11 @@ class Storage(Protocol):
         """The whole object; raises `StorageNotFound` when there is none, and `TooLarge`
         (having read at most `max_bytes` + 1 bytes) when it holds more than `max_bytes`."""
 
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks as they are read, so memory stays flat in its size
+        (a ZIP of an event's originals); raises `StorageNotFound` when there is none and
+        `StorageDown` when fewer bytes came than the object holds."""
+
     def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:
         """A local file holding the object for the duration of the `async with` block.
 
@@ -299,6 +304,9 @@ class NoStorage:
         raise self._fail()
 
     async def read(self, key: str, max_bytes: int | None = None) -> bytes:
+        raise self._fail()
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
         raise self._fail()
 
     def local_file(self, key: str) -> AbstractAsyncContextManager[Path]:

@@ -594,6 +594,30 @@ class S3Storage:
             raise StorageDown(f"S3 sent {len(data)} of the {total} bytes of {key}")
         return data
 
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        s3_key = self._key(key)
+        with _faults(f"read of {key}"):
+            try:
+                response = await self.client.get_object(Bucket=self.bucket, Key=s3_key)
+            except ClientError as exc:
+                if _missing(exc):
+                    raise StorageNotFound(key) from None
+                raise
+        total = _total_size(response)
+        sent = 0
+        async with response["Body"] as body:
+            while True:
+                # Each read gives at most one network chunk (not READ_CHUNK bytes); only
+                # the read is guarded, the consumer's code runs at the yield.
+                with _faults(f"read of {key}"):
+                    chunk = await body.read(READ_CHUNK)
+                if not chunk:
+                    break
+                sent += len(chunk)
+                yield chunk
+        if total is not None and sent != total:
+            raise StorageDown(f"S3 sent {sent} of the {total} bytes of {key}")
+
     @contextlib.asynccontextmanager
     async def local_file(self, key: str) -> AsyncIterator[Path]:
         s3_key = self._key(key)

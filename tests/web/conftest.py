@@ -1,0 +1,5 @@
+"""The browser fixture for the guest pages' tests (tests/browser.py)."""
+
+from tests.browser import browser
+
+__all__ = ["browser"]
