@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from momento.photos import export
+from momento.photos import export, files
 from momento.photos.service import ORIGINAL, key
 from tests.factories import (
     BASE,
@@ -139,10 +139,10 @@ async def test_premium_only_when_configured(backend: Backend) -> None:
 
 def test_entry_names() -> None:
     at = datetime(2026, 5, 8, 20, 30, 12, tzinfo=UTC)
-    assert export.entry_name("ana", at, "image/jpeg") == "ana-20260508-203012.jpg"
-    assert export.entry_name("ana", at, "image/heic") == "ana-20260508-203012.heic"
-    assert export.entry_name("ana", at, "image/png") == "ana-20260508-203012.png"
-    assert export.entry_name("ana", at, None) == "ana-20260508-203012.jpg"
+    assert files.original_filename("ana", at, "image/jpeg") == "ana-20260508-203012.jpg"
+    assert files.original_filename("ana", at, "image/heic") == "ana-20260508-203012.heic"
+    assert files.original_filename("ana", at, "image/png") == "ana-20260508-203012.png"
+    assert files.original_filename("ana", at, None) == "ana-20260508-203012.jpg"
     # Two photos in the same second.
     assert export.unique_names(["a-1.jpg", "a-1.jpg", "a-1.heic", "a-1.jpg"]) == [
         "a-1.jpg",

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import mimetypes
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, LiteralString
 
 import anyio.from_thread
@@ -40,6 +39,7 @@ from momento.events.schemas import Event
 from momento.identity import CurrentUser
 from momento.kit import tickets
 from momento.photos.errors import NotRevealedYet, PremiumRequired
+from momento.photos.files import original_filename
 from momento.photos.service import ORIGINAL, key
 from momento.storage.base import InvalidKey, content_disposition
 
@@ -61,16 +61,6 @@ WHERE p.event_id = %(id)s AND p.upload_status = 'uploaded'
 ORDER BY p.captured_at, p.id
 """
 
-_EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/heic": "heic",
-    "image/heif": "heif",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/avif": "avif",
-    "image/gif": "gif",
-}
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -83,25 +73,6 @@ class Entry:
 class Download:
     url: str
     expires_at: datetime
-
-
-def extension(content_type: str | None) -> str:
-    """The file extension of an original's type (`jpg` when unknown)."""
-    if not content_type:
-        return "jpg"
-    known = _EXTENSIONS.get(content_type.lower())
-    if known:
-        return known
-    guessed = mimetypes.guess_extension(content_type)
-    return guessed.lstrip(".") if guessed else "jpg"
-
-
-def entry_name(username: str, captured_at: datetime, content_type: str | None) -> str:
-    """`<username>-<captured_at>.<ext>`, the time in UTC as 20260508-183012."""
-    stamp = captured_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    # Usernames are [a-z0-9_.] already; keep any path separator out regardless.
-    safe = username.replace("/", "_").replace("\\", "_") or "photo"
-    return f"{safe}-{stamp}.{extension(content_type)}"
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -154,7 +125,7 @@ async def entries(
     event = await check_export(services, user, event_id)
     rows = await services.db.user_fetch(user.claims, EXPORT_PHOTOS, {"id": event_id})
     names = unique_names(
-        [entry_name(r["username"], r["captured_at"], r["content_type"]) for r in rows]
+        [original_filename(r["username"], r["captured_at"], r["content_type"]) for r in rows]
     )
     keys = [key(r["storage_path"], ORIGINAL) for r in rows]
     limit = asyncio.Semaphore(_STAT_CONCURRENCY)
