@@ -19,18 +19,19 @@ ORDER BY id
 """
 
 RESUME_POINT: LiteralString = """
-SELECT h.pruned_upto, (SELECT max(id) FROM momento.changes) AS max_id,
+SELECT coalesce((SELECT h.pruned_upto FROM momento.changes_horizon h), 0) AS pruned_upto,
+  (SELECT max(id) FROM momento.changes) AS max_id,
   (SELECT c.at < e.release_at FROM momento.changes c, public.events e
    WHERE c.id = %(after)s AND e.id = %(event)s) AS before_release
-FROM momento.changes_horizon h
 """
 
 PRUNE: LiteralString = """
 WITH gone AS (
   DELETE FROM momento.changes WHERE at < now() - make_interval(secs => %(keep)s) RETURNING id
 )
-UPDATE momento.changes_horizon SET pruned_upto = greatest(pruned_upto, m.id)
-FROM (SELECT max(id) AS id FROM gone) m WHERE m.id IS NOT NULL
+INSERT INTO momento.changes_horizon AS h (pruned_upto)
+SELECT max(id) FROM gone HAVING max(id) IS NOT NULL
+ON CONFLICT (only_row) DO UPDATE SET pruned_upto = greatest(h.pruned_upto, excluded.pruned_upto)
 """
 
 # Details, once per process per batch. revealed and the photo counts by the database's clock.

@@ -122,8 +122,10 @@ async def _replay(
         )
         missed = [Change(**r) for r in await cur.fetchall()]
     await hub.dispatch(missed, lambda c: [sub], replay=True)
-    if revealed and point["before_release"] is not False:
-        # Away at the reveal: told now.
+    # Away at the reveal (release_at after the client's last row, or moved while it was away:
+    # release_at cannot move once revealed): told now. A repeated `revealed` is harmless.
+    moved = any(c.kind == "event_updated" and c.reason == "release_at" for c in missed)
+    if revealed and (point["before_release"] is not False or moved):
         await hub.reveal_to(sub, upto)
 
 

@@ -721,7 +721,8 @@ BEGIN
     PERFORM private.record_change(NEW.id, 'event_deleted', NULL, NULL, NULL);
   ELSIF NOT NEW.is_deleted AND (NEW.name, NEW.starts_at, NEW.release_at)
       IS DISTINCT FROM (OLD.name, OLD.starts_at, OLD.release_at) THEN
-    PERFORM private.record_change(NEW.id, 'event_updated', NULL, NULL, NULL);
+    PERFORM private.record_change(NEW.id, 'event_updated', NULL, NULL,
+      CASE WHEN NEW.release_at IS DISTINCT FROM OLD.release_at THEN 'release_at' END);
   END IF;
   RETURN NULL;
 END

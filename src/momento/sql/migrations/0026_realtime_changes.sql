@@ -22,7 +22,7 @@ CREATE TABLE momento.changes (
   user_id uuid,
   -- Who made the change (auth.uid()): tells leaving from being removed. Never sent.
   actor_id uuid,
-  -- photo_removed: 'deleted' or 'hidden'.
+  -- photo_removed: 'deleted' or 'hidden'; event_updated: 'release_at' when the reveal moved.
   reason text
 );
 CREATE INDEX changes_at_idx ON momento.changes (at);
@@ -115,7 +115,8 @@ BEGIN
     PERFORM private.record_change(NEW.id, 'event_deleted', NULL, NULL, NULL);
   ELSIF NOT NEW.is_deleted AND (NEW.name, NEW.starts_at, NEW.release_at)
       IS DISTINCT FROM (OLD.name, OLD.starts_at, OLD.release_at) THEN
-    PERFORM private.record_change(NEW.id, 'event_updated', NULL, NULL, NULL);
+    PERFORM private.record_change(NEW.id, 'event_updated', NULL, NULL,
+      CASE WHEN NEW.release_at IS DISTINCT FROM OLD.release_at THEN 'release_at' END);
   END IF;
   RETURN NULL;
 END
