@@ -41,6 +41,8 @@ class Change:
     user_id: uuid.UUID | None = None
     actor_id: uuid.UUID | None = None
     reason: str | None = None
+    # A deleted photo's reporters (they did not see it).
+    reporters: list[uuid.UUID] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,9 @@ def decide(
     Photo messages carry `photo` as a feed row (`photo_row`): the caller turns it into the
     feed item with URLs signed for the recipient."""
     if change.kind == "event_deleted" or event is None or event.is_deleted:
-        # A deleted event (or one gone altogether) ends every stream on it.
+        # A deleted event (or one gone altogether) ends every stream on it: its members'.
+        if not viewer.member and (event is None or event.creator_id != viewer.user_id):
+            return None
         return Out("event_deleted", {"event_id": change.event_id, "reason": EVENT_DELETED}, True)
     if change.kind == "member_left" and change.user_id == viewer.user_id:
         reason = LEFT if change.actor_id in (None, viewer.user_id) else REMOVED
@@ -170,7 +174,12 @@ def decide(
         # The id only to whom the photo was in the feed and now is not: its owner, or (once
         # revealed) the members; before the reveal the others learn the new total only.
         still = photo is not None and sees_photo(viewer, event, photo)
-        had = change.user_id == viewer.user_id or (event.revealed and viewer.member)
+        had = change.user_id == viewer.user_id or (
+            event.revealed
+            and viewer.member
+            and change.reason != "deleted_hidden"
+            and viewer.user_id not in (photo.reporters if photo else change.reporters or ())
+        )
         if had and not still:
             return Out("photo_removed", {**totals, "photo_id": change.photo_id})
         return Out("photo_removed", totals)

@@ -6,14 +6,16 @@ from typing import LiteralString
 MAX_ID: LiteralString = "SELECT coalesce(max(id), 0) AS id FROM momento.changes"
 
 NEW_CHANGES: LiteralString = """
-SELECT id, at, event_id, kind, photo_id, user_id, actor_id, reason FROM momento.changes
+SELECT id, at, event_id, kind, photo_id, user_id, actor_id, reason, reporters
+FROM momento.changes
 WHERE id > %(last)s OR id = ANY(%(gaps)s::bigint[])
 ORDER BY id LIMIT 5000
 """
 
 # A resuming client's missed rows of its event, up to what the hub had read when it came.
 MISSED: LiteralString = """
-SELECT id, at, event_id, kind, photo_id, user_id, actor_id, reason FROM momento.changes
+SELECT id, at, event_id, kind, photo_id, user_id, actor_id, reason, reporters
+FROM momento.changes
 WHERE event_id = %(event)s AND id > %(after)s AND id <= %(upto)s
 ORDER BY id
 """

@@ -749,6 +749,25 @@ $$;
 
 
 --
+-- Name: realtime_photo_deleting(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_photo_deleting() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF OLD.upload_status = 'uploaded' THEN
+    PERFORM private.record_change(OLD.event_id, 'photo_removed', OLD.id, OLD.user_id,
+      CASE WHEN OLD.is_flagged IS TRUE THEN 'deleted_hidden' ELSE 'deleted' END,
+      ARRAY(SELECT r.reporter_id FROM momento.photo_reports r WHERE r.photo_id = OLD.id));
+  END IF;
+  RETURN OLD;
+END
+$$;
+
+
+--
 -- Name: realtime_photos(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -760,18 +779,10 @@ DECLARE
   was boolean := false;
   now_shown boolean := false;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  IF TG_OP = 'UPDATE' THEN
     was := OLD.upload_status = 'uploaded' AND OLD.is_flagged IS NOT TRUE;
   END IF;
-  IF TG_OP <> 'DELETE' THEN
-    now_shown := NEW.upload_status = 'uploaded' AND NEW.is_flagged IS NOT TRUE;
-  END IF;
-  IF TG_OP = 'DELETE' THEN
-    IF OLD.upload_status = 'uploaded' THEN
-      PERFORM private.record_change(OLD.event_id, 'photo_removed', OLD.id, OLD.user_id, 'deleted');
-    END IF;
-    RETURN NULL;
-  END IF;
+  now_shown := NEW.upload_status = 'uploaded' AND NEW.is_flagged IS NOT TRUE;
   IF now_shown AND NOT was THEN
     PERFORM private.record_change(NEW.event_id, 'photo_added', NEW.id, NEW.user_id, NULL);
   ELSIF was AND NOT now_shown THEN
@@ -814,16 +825,16 @@ $$;
 
 
 --
--- Name: record_change(uuid, text, uuid, uuid, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: record_change(uuid, text, uuid, uuid, text, uuid[]); Type: FUNCTION; Schema: private; Owner: -
 --
 
-CREATE FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text) RETURNS void
+CREATE FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[] DEFAULT NULL::uuid[]) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 BEGIN
-  INSERT INTO momento.changes (event_id, kind, photo_id, user_id, actor_id, reason)
-  VALUES (p_event, p_kind, p_photo, p_user, auth.uid(), p_reason);
+  INSERT INTO momento.changes (event_id, kind, photo_id, user_id, actor_id, reason, reporters)
+  VALUES (p_event, p_kind, p_photo, p_user, auth.uid(), p_reason, p_reporters);
   PERFORM pg_notify('momento_changes', p_event::text);
 END
 $$;
@@ -1917,7 +1928,8 @@ CREATE TABLE momento.changes (
     photo_id uuid,
     user_id uuid,
     actor_id uuid,
-    reason text
+    reason text,
+    reporters uuid[]
 );
 
 
@@ -3186,7 +3198,14 @@ CREATE TRIGGER realtime_changes AFTER DELETE OR UPDATE ON public.events FOR EACH
 -- Name: photos realtime_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER realtime_changes AFTER INSERT OR DELETE ON public.photos FOR EACH ROW EXECUTE FUNCTION private.realtime_photos();
+CREATE TRIGGER realtime_changes AFTER INSERT ON public.photos FOR EACH ROW EXECUTE FUNCTION private.realtime_photos();
+
+
+--
+-- Name: photos realtime_changes_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes_delete BEFORE DELETE ON public.photos FOR EACH ROW EXECUTE FUNCTION private.realtime_photo_deleting();
 
 
 --
@@ -3924,6 +3943,13 @@ REVOKE ALL ON FUNCTION private.realtime_members() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION realtime_photo_deleting(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_photo_deleting() FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION realtime_photos(); Type: ACL; Schema: private; Owner: -
 --
 
@@ -3938,10 +3964,10 @@ REVOKE ALL ON FUNCTION private.realtime_sessions() FROM PUBLIC;
 
 
 --
--- Name: FUNCTION record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[]); Type: ACL; Schema: private; Owner: -
 --
 
-REVOKE ALL ON FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[]) FROM PUBLIC;
 
 
 --

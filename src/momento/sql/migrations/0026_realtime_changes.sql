@@ -22,8 +22,11 @@ CREATE TABLE momento.changes (
   user_id uuid,
   -- Who made the change (auth.uid()): tells leaving from being removed. Never sent.
   actor_id uuid,
-  -- photo_removed: 'deleted' or 'hidden'; event_updated: 'release_at' when the reveal moved.
-  reason text
+  -- photo_removed: 'deleted' (it was shown), 'deleted_hidden' (hidden: only its owner saw it)
+  -- or 'hidden'; event_updated: 'release_at' when the reveal moved.
+  reason text,
+  -- A deleted photo's reporters, who did not see it (their reports go with it). Never sent.
+  reporters uuid[]
 );
 CREATE INDEX changes_at_idx ON momento.changes (at);
 -- The like throttle looks for a recent like_count row of the photo.
@@ -40,13 +43,14 @@ ALTER TABLE momento.changes_horizon ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON momento.changes_horizon FROM PUBLIC, anon, authenticated, service_role;
 
 CREATE FUNCTION private.record_change(
-  p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text
+  p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text,
+  p_reporters uuid[] DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = ''
 AS $$
 BEGIN
-  INSERT INTO momento.changes (event_id, kind, photo_id, user_id, actor_id, reason)
-  VALUES (p_event, p_kind, p_photo, p_user, auth.uid(), p_reason);
+  INSERT INTO momento.changes (event_id, kind, photo_id, user_id, actor_id, reason, reporters)
+  VALUES (p_event, p_kind, p_photo, p_user, auth.uid(), p_reason, p_reporters);
   PERFORM pg_notify('momento_changes', p_event::text);
 END
 $$;
@@ -75,18 +79,10 @@ DECLARE
   was boolean := false;
   now_shown boolean := false;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  IF TG_OP = 'UPDATE' THEN
     was := OLD.upload_status = 'uploaded' AND OLD.is_flagged IS NOT TRUE;
   END IF;
-  IF TG_OP <> 'DELETE' THEN
-    now_shown := NEW.upload_status = 'uploaded' AND NEW.is_flagged IS NOT TRUE;
-  END IF;
-  IF TG_OP = 'DELETE' THEN
-    IF OLD.upload_status = 'uploaded' THEN
-      PERFORM private.record_change(OLD.event_id, 'photo_removed', OLD.id, OLD.user_id, 'deleted');
-    END IF;
-    RETURN NULL;
-  END IF;
+  now_shown := NEW.upload_status = 'uploaded' AND NEW.is_flagged IS NOT TRUE;
   IF now_shown AND NOT was THEN
     PERFORM private.record_change(NEW.event_id, 'photo_added', NEW.id, NEW.user_id, NULL);
   ELSIF was AND NOT now_shown THEN
@@ -100,6 +96,20 @@ BEGIN
     PERFORM private.record_change(NEW.event_id, 'like_count', NEW.id, NEW.user_id, NULL);
   END IF;
   RETURN NULL;
+END
+$$;
+
+-- Before the row goes: its reports are still there (they go with it, by cascade).
+CREATE FUNCTION private.realtime_photo_deleting() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+BEGIN
+  IF OLD.upload_status = 'uploaded' THEN
+    PERFORM private.record_change(OLD.event_id, 'photo_removed', OLD.id, OLD.user_id,
+      CASE WHEN OLD.is_flagged IS TRUE THEN 'deleted_hidden' ELSE 'deleted' END,
+      ARRAY(SELECT r.reporter_id FROM momento.photo_reports r WHERE r.photo_id = OLD.id));
+  END IF;
+  RETURN OLD;
 END
 $$;
 
@@ -142,14 +152,17 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION private.record_change(uuid, text, uuid, uuid, text),
-  private.realtime_members(), private.realtime_photos(), private.realtime_events(),
+REVOKE ALL ON FUNCTION private.record_change(uuid, text, uuid, uuid, text, uuid[]),
+  private.realtime_members(), private.realtime_photos(), private.realtime_photo_deleting(),
+  private.realtime_events(),
   private.realtime_sessions() FROM PUBLIC;
 
 CREATE TRIGGER realtime_changes AFTER INSERT OR DELETE ON public.event_members
   FOR EACH ROW EXECUTE FUNCTION private.realtime_members();
-CREATE TRIGGER realtime_changes AFTER INSERT OR DELETE ON public.photos
+CREATE TRIGGER realtime_changes AFTER INSERT ON public.photos
   FOR EACH ROW EXECUTE FUNCTION private.realtime_photos();
+CREATE TRIGGER realtime_changes_delete BEFORE DELETE ON public.photos
+  FOR EACH ROW EXECUTE FUNCTION private.realtime_photo_deleting();
 CREATE TRIGGER realtime_changes_update AFTER UPDATE ON public.photos
   FOR EACH ROW
   WHEN (OLD.upload_status IS DISTINCT FROM NEW.upload_status
