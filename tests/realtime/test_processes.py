@@ -23,7 +23,9 @@ SRC = str(Path(momento.__file__).parent.parent)
 
 
 @contextlib.contextmanager
-def serve(services: Services, database_url: str, log: Path) -> Iterator[str]:
+def serve(
+    services: Services, database_url: str, log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     settings = services.settings
     with log.open("wb") as out:
@@ -44,7 +46,7 @@ def serve(services: Services, database_url: str, log: Path) -> Iterator[str]:
             stdin=subprocess.DEVNULL,
         )
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         try:
@@ -72,8 +74,8 @@ async def test_a_change_through_one_process_reaches_a_subscriber_of_the_other(
     event = await make_event(services, host, revealed=True, members=[member])
     photo = await add_photo(services, event, member)
     with (
-        serve(services, database_url, tmp_path / "a.log") as a,
-        serve(services, database_url, tmp_path / "b.log") as b,
+        serve(services, database_url, tmp_path / "a.log") as (a, a_proc),
+        serve(services, database_url, tmp_path / "b.log") as (b, _),
     ):
         await asyncio.gather(ready(a), ready(b))
         # B's subscriber, through a ticket (the browser's way), and a bearer one on A.
@@ -98,6 +100,13 @@ async def test_a_change_through_one_process_reaches_a_subscriber_of_the_other(
             r = await client.get(f"/v1/events/{event}/stream", params={"ticket": ticket})
             assert r.status_code == 401
             assert r.json()["code"] == "invalid_ticket"
+        # Stopping a process ends its streams with a word (the client reconnects elsewhere),
+        # and the process does not wait for them to go.
+        async with stream(a, event, token=member.token) as leaving:
+            a_proc.terminate()
+            assert (await leaving.until("end", wait=10)).data == {"reason": "shutdown"}
+            loop = asyncio.get_running_loop()
+            assert await asyncio.wait_for(loop.run_in_executor(None, a_proc.wait), 10) == 0
     logged = (tmp_path / "b.log").read_text() + (tmp_path / "a.log").read_text()
     assert "/stream?ticket=***" in logged
     assert ticket not in logged

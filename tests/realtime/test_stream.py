@@ -225,3 +225,15 @@ async def test_the_reveal_flips_every_open_stream_within_a_second(services: Serv
             now = (await sql(services, "SELECT now() AS t"))[0]["t"]
             # Received within a second of release_at, by the database's clock.
             assert timedelta(0) <= now - release_at < timedelta(seconds=1)
+
+
+async def test_a_reveal_moved_into_the_past_flips_open_streams_at_once(services: Services) -> None:
+    host, member = await create_users(services, 2)
+    event = await make_event(services, host, members=[member])
+    async with instance(services) as (_, origin), stream(origin, event, token=member.token) as s:
+        await sql(
+            services,
+            "UPDATE public.events SET release_at = now() - interval '1 second' WHERE id = %s",
+            event,
+        )
+        assert (await s.until("revealed", wait=3)).data["event_id"] == str(event)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from momento.deps import ServicesDep, UserDep, authenticate, bearer_token
 from momento.errors import Unauthorized, raised_by
@@ -78,6 +79,11 @@ async def stream(
 
     return EventSourceResponse(
         frames(),
+        # Unsubscribed however the response ends, even before the first frame was sent.
+        background=BackgroundTask(services.realtime.remove, sub),
+        # When the server stops: the hub ends every stream with `end` (shutdown) first.
+        shutdown_event=services.realtime.shutdown,
+        shutdown_grace_period=1.0,
         ping=settings.stream_heartbeat_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

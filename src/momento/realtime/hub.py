@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import orjson
 
 from momento import logs
@@ -35,6 +36,7 @@ from momento.db.listener import Conn, Listener
 from momento.photos.feed import feed_item, url_expiry
 from momento.realtime import queries
 from momento.realtime.policy import (
+    SHUTDOWN,
     SIGNED_OUT,
     Change,
     EventState,
@@ -161,6 +163,7 @@ class Hub:
         self.ready = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.reader: asyncio.Task[None] | None = None
+        self.shutdown: anyio.Event | None = None
         # Counters for tests and the benchmark.
         self.batches = 0
 
@@ -174,8 +177,20 @@ class Hub:
 
     def start(self) -> None:
         self.reader = asyncio.create_task(self._read_loop(), name="momento-realtime")
+        # Set by the SSE responses when the server begins to stop (sse-starlette notices it
+        # before the app's shutdown runs): every stream then ends with a word.
+        self.shutdown = anyio.Event()
+        self._spawn(self._on_shutdown(self.shutdown))
+
+    async def _on_shutdown(self, event: anyio.Event) -> None:
+        await event.wait()
+        for sub in self.all_subscribers():
+            sub.finish(Message(self.last, "end", encode({"reason": SHUTDOWN}), True))
 
     async def stop(self) -> None:
+        # The process is stopping: every stream ends (its client reconnects elsewhere).
+        for sub in self.all_subscribers():
+            sub.finish(Message(self.last, "end", encode({"reason": SHUTDOWN}), True))
         for task in [self.reader, *self.tasks]:
             if task is not None:
                 task.cancel()
@@ -282,9 +297,10 @@ class Hub:
                 watch.reveal = None
 
     def _rearm(self, event: EventState) -> None:
-        """An event's release_at may have moved: set its timer again."""
+        """An event's release_at may have moved: set its timer again (fire it now if the
+        reveal was moved into the past while it waited)."""
         watch = self.events.get(event.id)
-        if watch is None or event.revealed:
+        if watch is None or (event.revealed and watch.reveal is None):
             return
         if watch.reveal is not None:
             watch.reveal.cancel()

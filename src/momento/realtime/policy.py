@@ -27,6 +27,7 @@ REMOVED = "removed"
 SIGNED_OUT = "signed_out"
 TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a reason, not a secret
 EVENT_DELETED = "event_deleted"
+SHUTDOWN = "shutdown"
 
 
 @dataclass(frozen=True)

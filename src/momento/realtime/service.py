@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from momento.errors import InvalidTicket, Unauthorized, raises
+from momento.errors import DatabaseUnavailable, InvalidTicket, Unauthorized, raises
 from momento.events.errors import EventNotFound
 from momento.identity import CurrentUser
 from momento.kit import tickets
@@ -73,7 +73,11 @@ async def open_stream(
             cur = await conn.execute(queries.SESSION_ALIVE, {"id": session_id})
             if await cur.fetchone() is None:
                 raise SessionEnded()
-    await asyncio.wait_for(hub.ready.wait(), 10)
+    try:
+        # Only at start: the listener's first connection (it keeps `ready` afterwards).
+        await asyncio.wait_for(hub.ready.wait(), 10)
+    except TimeoutError:
+        raise DatabaseUnavailable("Live updates are not available yet.") from None
     sub = Subscriber(
         user.id,
         session_id,
