@@ -71,11 +71,11 @@ async def stream(
     sub = await service.open_stream(services, user, event_id, last_event_id)
     settings = services.settings
 
-    async def frames() -> AsyncIterator[ServerSentEvent]:
+    async def frames() -> AsyncIterator[ServerSentEvent | bytes]:
         # First: how soon to reconnect; clients learn it before anything else.
         yield ServerSentEvent(comment="momento", retry=settings.stream_retry_ms)
         async for m in service.messages(services, sub):
-            yield ServerSentEvent(data=m.data, event=m.event, id=str(m.id))
+            yield m.frame  # encoded once for every subscriber it goes to
 
     return EventSourceResponse(
         frames(),

@@ -89,11 +89,10 @@ async def open_stream(
     if after is not None:
         sub.held = []
     # Registered before reading what was missed: nothing falls between the two.
-    upto = hub.last
     hub.add(sub, until_release)
     if after is not None:
         try:
-            await _replay(services, sub, after, upto, revealed=until_release <= 0)
+            await _replay(services, sub, after, revealed=until_release <= 0)
         except BaseException:
             hub.remove(sub)
             raise
@@ -110,14 +109,16 @@ def _resume_point(last_event_id: str | None) -> int | None:
         return -1  # not one of ours: resync
 
 
-async def _replay(
-    services: Services, sub: Subscriber, after: int, upto: int, revealed: bool
-) -> None:
+async def _replay(services: Services, sub: Subscriber, after: int, revealed: bool) -> None:
+    """Queue what the subscriber missed: its event's rows after `after` up to the newest row
+    now; the hub's live delivery skips those for it (it may not have read them yet)."""
     hub = services.realtime
     async with services.db.privileged() as conn:
         cur = await conn.execute(queries.RESUME_POINT, {"after": after, "event": sub.event_id})
         point = await cur.fetchone()
         assert point is not None
+        upto = max(point["max_id"] or 0, hub.last)
+        sub.replayed_upto = upto
         if after < 0 or after < point["pruned_upto"] or after > (point["max_id"] or 0):
             sub.offer(Message(upto, "resync", encode({"reason": "too_old"})), live=False)
             return
