@@ -39,6 +39,7 @@ from momento.realtime import queries
 from momento.realtime.policy import (
     SHUTDOWN,
     SIGNED_OUT,
+    TOKEN_EXPIRED,
     Change,
     EventState,
     Out,
@@ -124,6 +125,7 @@ class Subscriber:
         self.held: list[Message] | None = None
         # Rows up to this id were replayed: not delivered again live.
         self.replayed_upto = 0
+        self.expiry: asyncio.TimerHandle | None = None
 
     def offer(self, message: Message, live: bool = True) -> None:
         if self.final is not None:
@@ -280,6 +282,11 @@ class Hub:
     # --- subscribers ----------------------------------------------------------------------
 
     def add(self, sub: Subscriber, until_release: float | None) -> None:
+        # One timer per stream for the token's expiry (not a timeout per wait).
+        sub.expiry = asyncio.get_running_loop().call_later(
+            max(0.0, sub.expires_at - time.time()),
+            lambda: sub.finish(Message(self.last, "end", encode({"reason": TOKEN_EXPIRED}), True)),
+        )
         watch = self.events.setdefault(sub.event_id, _EventWatch())
         watch.subscribers.add(sub)
         if sub.session_id is not None:
@@ -288,6 +295,8 @@ class Hub:
             watch.reveal = asyncio.create_task(self._reveal_at(sub.event_id, until_release))
 
     def remove(self, sub: Subscriber) -> None:
+        if sub.expiry is not None:
+            sub.expiry.cancel()
         watch = self.events.get(sub.event_id)
         if watch is not None:
             watch.subscribers.discard(sub)

@@ -14,7 +14,7 @@ from momento.identity import CurrentUser
 from momento.kit import tickets
 from momento.realtime import queries
 from momento.realtime.hub import Message, Subscriber, encode
-from momento.realtime.policy import TOKEN_EXPIRED, Change
+from momento.realtime.policy import Change
 
 if TYPE_CHECKING:
     from momento.services import Services
@@ -135,8 +135,8 @@ async def _replay(services: Services, sub: Subscriber, after: int, revealed: boo
 
 
 async def messages(services: Services, sub: Subscriber) -> AsyncIterator[Message]:
-    """The stream's messages until it ends: at the token's expiry, or when the hub ends it
-    (signed out, left, removed, event deleted, resync). Unsubscribes however it ends."""
+    """The stream's messages until the hub ends it: at the token's expiry, signed out, left,
+    removed, event deleted, resync, shutdown. Unsubscribes however it ends."""
     hub = services.realtime
     try:
         while True:
@@ -147,14 +147,7 @@ async def messages(services: Services, sub: Subscriber) -> AsyncIterator[Message
                 yield sub.queue.get_nowait()
                 continue
             sub.ready.clear()
-            left = sub.expires_at - time.time()
-            if left <= 0:
-                yield Message(hub.last, "end", encode({"reason": TOKEN_EXPIRED}), True)
-                return
-            try:
-                async with asyncio.timeout(left):
-                    await sub.ready.wait()
-            except TimeoutError:
-                continue
+            # The hub ends the stream at the token's expiry (a timer set with the stream).
+            await sub.ready.wait()
     finally:
         hub.remove(sub)
