@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -57,6 +58,7 @@ CHANGES = "momento_changes"
 SESSIONS = "momento_sessions"
 LIKE_WINDOW = 0.5  # seconds: at most two like_count messages per photo per second
 GAP_WAIT = 10.0  # seconds an id skipped by an uncommitted transaction is looked for
+FREEZE_STEP = 256  # open streams added before their objects are frozen (and at least 1/4 more)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ class Hub:
         self.shutdown: anyio.Event | None = None
         # Counters for tests and the benchmark.
         self.batches = 0
+        self.open_streams = 0
+        # Open streams when their objects were last frozen (kept out of the collector's sight).
+        self.frozen_at = 0
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -281,7 +286,25 @@ class Hub:
 
     # --- subscribers ----------------------------------------------------------------------
 
+    def _keep_out_of_gc(self) -> None:
+        """Open streams are long-lived: their objects (tasks, generators, queues) are moved out
+        of the collector's sight as they accumulate, as the app does with what it makes at
+        start (app.py), so that a full collection walking 2,000 streams' objects does not
+        stall a fan-out. When the streams have halved since, their leftovers are collected
+        once (one planned pause) and what remains is frozen again."""
+        n = self.open_streams
+        if n >= self.frozen_at + max(FREEZE_STEP, self.frozen_at // 4):
+            gc.freeze()
+            self.frozen_at = n
+        elif self.frozen_at >= FREEZE_STEP and n < self.frozen_at // 2:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            self.frozen_at = n
+
     def add(self, sub: Subscriber, until_release: float | None) -> None:
+        self.open_streams += 1
+        self._keep_out_of_gc()
         # One timer per stream for the token's expiry (not a timeout per wait).
         sub.expiry = asyncio.get_running_loop().call_later(
             max(0.0, sub.expires_at - time.time()),
@@ -298,8 +321,10 @@ class Hub:
         if sub.expiry is not None:
             sub.expiry.cancel()
         watch = self.events.get(sub.event_id)
-        if watch is not None:
+        if watch is not None and sub in watch.subscribers:
             watch.subscribers.discard(sub)
+            self.open_streams -= 1
+            self._keep_out_of_gc()
             if not watch.subscribers:
                 if watch.reveal is not None:
                     watch.reveal.cancel()
