@@ -34,11 +34,11 @@ CREATE INDEX changes_likes_idx ON momento.changes (photo_id, at) WHERE kind = 'l
 ALTER TABLE momento.changes ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON momento.changes FROM PUBLIC, anon, authenticated, service_role;
 
+-- One row, written by the first prune (no row: nothing pruned yet).
 CREATE TABLE momento.changes_horizon (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   pruned_upto bigint NOT NULL DEFAULT 0
 );
-INSERT INTO momento.changes_horizon DEFAULT VALUES;
 ALTER TABLE momento.changes_horizon ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON momento.changes_horizon FROM PUBLIC, anon, authenticated, service_role;
 
