@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push bench-auth bench-export clean
+.PHONY: serve test lint typecheck pytest bench bench-processing bench-reveal bench-push bench-auth bench-export bench-realtime clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -45,7 +45,7 @@ schema: $(DEV)
 	$(BIN)/python -m momento.db.snapshot
 
 # Benchmarks: add a bench-<name> rule per script and list it on the `bench` line.
-bench: bench-processing bench-reveal bench-push bench-auth bench-export
+bench: bench-processing bench-reveal bench-push bench-auth bench-export bench-realtime
 
 bench-processing: $(DEV)
 	$(BIN)/python bench/processing.py
@@ -66,6 +66,11 @@ bench-auth: $(DEV)
 # the storage, and the server's peak memory while it streams.
 bench-export: $(DEV)
 	$(BIN)/python bench/export.py
+
+# 2,000 realtime streams on one event: photo delivery, the reveal flip, memory and idle CPU
+# against the same clients polling the feed.
+bench-realtime: $(DEV)
+	$(BIN)/python bench/realtime.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -28,6 +28,7 @@ from momento.auth.errors import gotrue_response, render_gotrue
 from momento.billing.endpoints import router as billing_router
 from momento.billing.endpoints import webhook_router as revenuecat_webhook_router
 from momento.config import Environment, load_settings
+from momento.db.listener import listening
 from momento.errors import (
     BadRequest,
     DatabaseUnavailable,
@@ -45,11 +46,10 @@ from momento.jobs.queue import run_worker
 from momento.photos.endpoints import router as photos_router
 from momento.photos.fastpath import FeedFastPath
 from momento.profiles.endpoints import router as profiles_router
-from momento.services import Services, build_services, deletion_listener, running
+from momento.realtime.endpoints import router as realtime_router
+from momento.services import Services, build_services, process_listener, running
 from momento.storage import StorageError, StorageFull, StorageNotFound
-from momento.storage.deletions import listening
 from momento.storage.endpoints import router as files_router
-from momento.storage.local import LocalDiskStorage
 from momento.web.docs import install_docs
 from momento.web.pages import install_pages
 
@@ -276,9 +276,11 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
                 # before uvicorn's traceback of the failed startup.
                 log.error("cannot use the storage; not starting", error=str(exc))
                 raise
-            if isinstance(services.storage, LocalDiskStorage):
-                # Signed local URLs of deleted files are refused at once (issue 14).
-                await stack.enter_async_context(listening(deletion_listener(services)))
+            # One LISTEN connection per process: signed local URLs of deleted files are
+            # refused at once (issue 14), and the realtime streams' changes fan out (issue 15).
+            await stack.enter_async_context(listening(process_listener(services)))
+            services.realtime.start()
+            stack.push_async_callback(services.realtime.stop)
             if services.settings.inprocess_worker:
                 # Embedded mode needs one command: the job worker runs beside the API.
                 worker = asyncio.create_task(
@@ -314,6 +316,7 @@ def create_app(services: Services, *, manage_pool: bool = True) -> FastAPI:
     app.include_router(apple_router, prefix="/v1")
     app.include_router(photos_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
+    app.include_router(realtime_router, prefix="/v1")
     app.include_router(analytics_router, prefix="/v1")
     app.include_router(billing_router, prefix="/v1")
     app.include_router(files_router)

@@ -158,6 +158,17 @@ class Settings(BaseSettings):
     # How long signed file URLs stay valid.
     signed_url_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
+    # --- realtime streams (momento.realtime) ---
+    # How long the change log keeps rows: a client reconnecting within it gets what it missed
+    # (Last-Event-ID), one older is told to resync (reload the feed).
+    stream_resume_seconds: int = Field(300, ge=10, le=24 * 3600)
+    # Heartbeat comments keep proxies (and load balancers) from closing idle streams.
+    stream_heartbeat_seconds: float = Field(15.0, gt=0, le=300)
+    # The SSE `retry:` sent first: how soon (ms) a client reconnects after losing the stream.
+    stream_retry_ms: int = Field(2000, ge=100, le=60_000)
+    # Messages queued for one client before it is deemed too slow and closed with `resync`.
+    stream_queue_size: int = Field(256, ge=8, le=100_000)
+
     # --- photos ---
     photo_limit_free: int = Field(100, ge=1)
     photo_limit_premium: int = Field(1000, ge=1)

@@ -24,6 +24,7 @@ from momento.auth.apple.keys import AppleKeys
 from momento.auth.tokens import TokenService
 from momento.config import Settings
 from momento.db import Database
+from momento.db.listener import Listener
 from momento.db.pool import SESSION_OPTIONS
 from momento.jobs.queue import make_app as make_jobs_app
 from momento.kit.ratelimit import RateLimiter
@@ -32,10 +33,12 @@ from momento.mail import from_settings as mailer_from_settings
 from momento.push import from_settings as push_from_settings
 from momento.push import start as start_push
 from momento.push.apns import ConsoleSender, Sender
+from momento.realtime.hub import Hub
 from momento.storage import NoStorage, Storage
 from momento.storage import from_url as storage_from_url
 from momento.storage import secret as storage_secret
 from momento.storage.deletions import DeletionListener, DenyList
+from momento.storage.local import LocalDiskStorage
 
 log = logs.get("momento.services")
 
@@ -62,6 +65,9 @@ class Services:
     # Prefixes of deleted files whose signed local URLs are refused at once; fed in API
     # processes by `momento.storage.deletions.DeletionListener` (started with the app).
     deleted_files: DenyList = field(default_factory=lambda: DenyList(7 * 24 * 3600))
+    # Realtime fan-out of this process's event streams (momento.realtime), fed by the
+    # process's one LISTEN connection (started with the app).
+    realtime: Hub = field(default_factory=Hub)
     # Apple's identity token keys, fetched and cached on the first Sign in with Apple.
     apple_keys: AppleKeys = field(default_factory=AppleKeys)
 
@@ -117,6 +123,17 @@ def build_services(settings: Settings, database_url: str) -> Services:
 def deletion_listener(services: Services) -> DeletionListener:
     """The listener that keeps `services.deleted_files` up to date (one per API process)."""
     return DeletionListener(services.db.url, services.deleted_files, options=SESSION_OPTIONS)
+
+
+def process_listener(services: Services) -> Listener:
+    """The API process's one LISTEN connection: the deny-list of deleted files (local storage)
+    and the realtime streams share it."""
+    if isinstance(services.storage, LocalDiskStorage):
+        listener: Listener = deletion_listener(services)
+    else:
+        listener = Listener(services.db.url, options=SESSION_OPTIONS)
+    services.realtime.attach(services, listener)
+    return listener
 
 
 @asynccontextmanager

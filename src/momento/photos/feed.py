@@ -113,7 +113,8 @@ def signed_urls(services: Services, storage_path: str, expires_at: int) -> dict[
     return _signed.get(services.storage, storage_path, expires_at)
 
 
-def _item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
+def feed_item(services: Services, row: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    """One photo as the feed shows it (also what a realtime `photo_added` carries)."""
     return {
         "id": row["id"],
         "user_id": row["user_id"],
@@ -155,7 +156,7 @@ def _page(
     more = len(page) > limit
     page = page[:limit]
     expires_at = url_expiry(services)
-    items = [_item(services, r, expires_at) for r in page]
+    items = [feed_item(services, r, expires_at) for r in page]
     next_cursor = encode_cursor(page[-1][order_key], page[-1]["id"]) if more else None
     return items, next_cursor
 

@@ -717,6 +717,142 @@ $$;
 
 
 --
+-- Name: realtime_events(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF NOT OLD.is_deleted THEN
+      PERFORM private.record_change(OLD.id, 'event_deleted', NULL, NULL, NULL);
+    END IF;
+  ELSIF NEW.is_deleted AND NOT coalesce(OLD.is_deleted, false) THEN
+    PERFORM private.record_change(NEW.id, 'event_deleted', NULL, NULL, NULL);
+  ELSIF NOT NEW.is_deleted AND (NEW.name, NEW.starts_at, NEW.release_at)
+      IS DISTINCT FROM (OLD.name, OLD.starts_at, OLD.release_at) THEN
+    PERFORM private.record_change(NEW.id, 'event_updated', NULL, NULL,
+      CASE WHEN NEW.release_at IS DISTINCT FROM OLD.release_at THEN 'release_at' END);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: realtime_members(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_members() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM private.record_change(NEW.event_id, 'member_joined', NULL, NEW.user_id, NULL);
+  ELSE
+    PERFORM private.record_change(OLD.event_id, 'member_left', NULL, OLD.user_id, NULL);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: realtime_photo_deleting(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_photo_deleting() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  IF OLD.upload_status = 'uploaded' THEN
+    PERFORM private.record_change(OLD.event_id, 'photo_removed', OLD.id, OLD.user_id,
+      CASE WHEN OLD.is_flagged IS TRUE THEN 'deleted_hidden' ELSE 'deleted' END,
+      ARRAY(SELECT r.reporter_id FROM momento.photo_reports r WHERE r.photo_id = OLD.id));
+  END IF;
+  RETURN OLD;
+END
+$$;
+
+
+--
+-- Name: realtime_photos(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_photos() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  was boolean := false;
+  now_shown boolean := false;
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    was := OLD.upload_status = 'uploaded' AND OLD.is_flagged IS NOT TRUE;
+  END IF;
+  now_shown := NEW.upload_status = 'uploaded' AND NEW.is_flagged IS NOT TRUE;
+  IF now_shown AND NOT was THEN
+    PERFORM private.record_change(NEW.event_id, 'photo_added', NEW.id, NEW.user_id, NULL);
+  ELSIF was AND NOT now_shown THEN
+    PERFORM private.record_change(NEW.event_id, 'photo_removed', NEW.id, NEW.user_id, 'hidden');
+  ELSIF TG_OP = 'UPDATE' AND NEW.like_count <> OLD.like_count AND now_shown
+    AND NOT EXISTS (
+      SELECT 1 FROM momento.changes c
+      WHERE c.kind = 'like_count' AND c.photo_id = NEW.id
+        AND c.at > clock_timestamp() - interval '500 milliseconds'
+    ) THEN
+    PERFORM private.record_change(NEW.event_id, 'like_count', NEW.id, NEW.user_id, NULL);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: realtime_sessions(); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.realtime_sessions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+  payload text;
+BEGIN
+  SELECT string_agg(o.id::text, ' ') INTO payload FROM old_rows o;
+  IF payload IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF octet_length(payload) > 7000 THEN
+    payload := '*';
+  END IF;
+  PERFORM pg_notify('momento_sessions', payload);
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: record_change(uuid, text, uuid, uuid, text, uuid[]); Type: FUNCTION; Schema: private; Owner: -
+--
+
+CREATE FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[] DEFAULT NULL::uuid[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+  INSERT INTO momento.changes (event_id, kind, photo_id, user_id, actor_id, reason, reporters)
+  VALUES (p_event, p_kind, p_photo, p_user, auth.uid(), p_reason, p_reporters);
+  PERFORM pg_notify('momento_changes', p_event::text);
+END
+$$;
+
+
+--
 -- Name: record_file_purges(); Type: FUNCTION; Schema: private; Owner: -
 --
 
@@ -1834,6 +1970,48 @@ CREATE TABLE momento.announced_photos (
 
 
 --
+-- Name: changes; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.changes (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    event_id uuid NOT NULL,
+    kind text NOT NULL,
+    photo_id uuid,
+    user_id uuid,
+    actor_id uuid,
+    reason text,
+    reporters uuid[]
+);
+
+
+--
+-- Name: changes_horizon; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.changes_horizon (
+    only_row boolean DEFAULT true NOT NULL,
+    pruned_upto bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT changes_horizon_only_row_check CHECK (only_row)
+);
+
+
+--
+-- Name: changes_id_seq; Type: SEQUENCE; Schema: momento; Owner: -
+--
+
+ALTER TABLE momento.changes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME momento.changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: deleted_files; Type: TABLE; Schema: momento; Owner: -
 --
 
@@ -2344,6 +2522,22 @@ ALTER TABLE ONLY momento.announced_photos
 
 
 --
+-- Name: changes_horizon changes_horizon_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.changes_horizon
+    ADD CONSTRAINT changes_horizon_pkey PRIMARY KEY (only_row);
+
+
+--
+-- Name: changes changes_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.changes
+    ADD CONSTRAINT changes_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: deleted_files deleted_files_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
 --
 
@@ -2628,6 +2822,20 @@ CREATE INDEX users_recovery_token_idx ON auth.users USING btree (recovery_token)
 
 
 --
+-- Name: changes_at_idx; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX changes_at_idx ON momento.changes USING btree (at);
+
+
+--
+-- Name: changes_likes_idx; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX changes_likes_idx ON momento.changes USING btree (photo_id, at) WHERE (kind = 'like_count'::text);
+
+
+--
 -- Name: host_entitlements_to_sweep; Type: INDEX; Schema: momento; Owner: -
 --
 
@@ -2880,6 +3088,13 @@ CREATE TRIGGER queue_apple_revoke AFTER DELETE ON auth.users FOR EACH ROW EXECUT
 
 
 --
+-- Name: sessions realtime_sessions; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER realtime_sessions AFTER DELETE ON auth.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION private.realtime_sessions();
+
+
+--
 -- Name: events announce_deleted_files; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3024,6 +3239,41 @@ CREATE TRIGGER procrastinate_trigger_status_events_insert_v1 AFTER INSERT ON pub
 --
 
 CREATE TRIGGER procrastinate_trigger_status_events_update_v1 AFTER UPDATE OF status ON public.procrastinate_jobs FOR EACH ROW EXECUTE FUNCTION public.procrastinate_trigger_function_status_events_update_v1();
+
+
+--
+-- Name: event_members realtime_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes AFTER INSERT OR DELETE ON public.event_members FOR EACH ROW EXECUTE FUNCTION private.realtime_members();
+
+
+--
+-- Name: events realtime_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes AFTER DELETE OR UPDATE ON public.events FOR EACH ROW EXECUTE FUNCTION private.realtime_events();
+
+
+--
+-- Name: photos realtime_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes AFTER INSERT ON public.photos FOR EACH ROW EXECUTE FUNCTION private.realtime_photos();
+
+
+--
+-- Name: photos realtime_changes_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes_delete BEFORE DELETE ON public.photos FOR EACH ROW EXECUTE FUNCTION private.realtime_photo_deleting();
+
+
+--
+-- Name: photos realtime_changes_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER realtime_changes_update AFTER UPDATE ON public.photos FOR EACH ROW WHEN (((old.upload_status IS DISTINCT FROM new.upload_status) OR (old.is_flagged IS DISTINCT FROM new.is_flagged) OR (old.like_count <> new.like_count))) EXECUTE FUNCTION private.realtime_photos();
 
 
 --
@@ -3285,6 +3535,18 @@ ALTER TABLE ONLY public.procrastinate_periodic_defers
 ALTER TABLE ONLY public.profiles
     ADD CONSTRAINT profiles_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id);
 
+
+--
+-- Name: changes; Type: ROW SECURITY; Schema: momento; Owner: -
+--
+
+ALTER TABLE momento.changes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: changes_horizon; Type: ROW SECURITY; Schema: momento; Owner: -
+--
+
+ALTER TABLE momento.changes_horizon ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: deleted_files; Type: ROW SECURITY; Schema: momento; Owner: -
@@ -3734,6 +3996,48 @@ REVOKE ALL ON FUNCTION private.queue_apple_revoke() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.queue_purge_event(p_event uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION realtime_events(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_events() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION realtime_members(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_members() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION realtime_photo_deleting(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_photo_deleting() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION realtime_photos(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_photos() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION realtime_sessions(); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.realtime_sessions() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[]); Type: ACL; Schema: private; Owner: -
+--
+
+REVOKE ALL ON FUNCTION private.record_change(p_event uuid, p_kind text, p_photo uuid, p_user uuid, p_reason text, p_reporters uuid[]) FROM PUBLIC;
 
 
 --

@@ -8,9 +8,10 @@ file request, so serving files stays fast.
 
 The list is fed by the database (migration 0023): deleting a photo or an event (hard or soft)
 records its prefix in `momento.deleted_files` and sends `NOTIFY momento_deleted_files` at
-commit with the prefixes ('*' when too many for one payload). `DeletionListener` holds one
-connection per process that LISTENs; on every (re)connect it first LISTENs and then reads the
-rows recent enough to matter (the catch-up), so a deletion committed while it was away (a
+commit with the prefixes ('*' when too many for one payload). `DeletionListener` is the
+process's one LISTEN connection (momento.db.listener, shared with realtime); on every
+(re)connect it first LISTENs and then reads the rows recent enough to matter (the catch-up),
+so a deletion committed while it was away (a
 database restart, say) is not missed. A prefix stays listed until every URL signed before the
 deletion has expired (`signed_url_ttl` after it); by then the purge has removed the files.
 
@@ -22,22 +23,19 @@ worker runs. A photo re-created with the id of one deleted within the last `sign
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from typing import LiteralString
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from momento import logs
+from momento.db.listener import Listener, listening
 
 log = logs.get("momento.storage.deletions")
 
 CHANNEL = "momento_deleted_files"
-LISTEN: LiteralString = "LISTEN momento_deleted_files"
 RECENT: LiteralString = """
 SELECT prefix, extract(epoch FROM deleted_at)::float8 AS at FROM momento.deleted_files
 WHERE deleted_at > now() - make_interval(secs => %(ttl)s)
@@ -48,8 +46,6 @@ DELETE FROM momento.deleted_files WHERE deleted_at < now() - interval '8 days'
 """
 # How often the listener wakes to prune its list when no notification comes.
 PRUNE_EVERY = 60.0
-RETRY_FIRST = 0.5
-RETRY_CAP = 5.0
 
 
 class DenyList:
@@ -86,76 +82,32 @@ class DenyList:
             del self.deleted[prefix]
 
 
-class DeletionListener:
+class DeletionListener(Listener):
     """Keeps a `DenyList` up to date from the database's notifications, reconnecting (with a
-    catch-up read) whenever the connection is lost."""
+    catch-up read) whenever the connection is lost. It is the process's `Listener` (one
+    connection): other features (momento.realtime) register their channels on it too."""
 
     def __init__(self, url: str, deny: DenyList, options: str = "") -> None:
-        self.url = url
+        super().__init__(url, options, tick_every=PRUNE_EVERY)
         self.deny = deny
-        self.options = options
-        # Set once listening (after the catch-up); cleared while disconnected.
-        self.listening = asyncio.Event()
-        self.connects = 0
+        self.channel(CHANNEL, notify=self._notified, connect=self._connected, tick=self._tick)
 
     async def _catch_up(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
         cur = await conn.execute(RECENT, {"ttl": self.deny.ttl})
         for prefix, at in await cur.fetchall():
             self.deny.add((prefix,), at)
 
-    async def _session(self) -> None:
-        conn = await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, options=self.options
-        )
-        async with conn:
-            # LISTEN first: a deletion committed during the catch-up is then notified too.
-            await conn.execute(LISTEN)
+    async def _connected(self, conn: psycopg.AsyncConnection[TupleRow], first: bool) -> None:
+        await self._catch_up(conn)
+
+    async def _notified(self, conn: psycopg.AsyncConnection[TupleRow], payload: str) -> None:
+        if payload == "*":  # too many for one payload: read them
             await self._catch_up(conn)
-            self.connects += 1
-            self.listening.set()
-            log.debug("listening for deleted files", connects=self.connects)
-            while True:
-                resync = False
-                async for note in conn.notifies(timeout=PRUNE_EVERY):
-                    if note.payload == "*":  # too many for one payload: read them
-                        resync = True
-                        break
-                    self.deny.add(note.payload.split())
-                if resync:
-                    await self._catch_up(conn)
-                self.deny.prune()
-                # No notification for a while: check the connection is still there (a server
-                # gone away without a word would otherwise leave us waiting for ever).
-                await conn.execute("SELECT 1")
+        else:
+            self.deny.add(payload.split())
 
-    async def run(self) -> None:
-        """Listen until cancelled; reconnect after any failure (0.5 s doubling to 5 s)."""
-        delay = RETRY_FIRST
-        while True:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.listening.clear()
-                log.warning(
-                    "deleted-files listener disconnected; reconnecting",
-                    error=f"{type(exc).__name__}: {exc}",
-                    retry_in=delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_CAP)
-            else:  # pragma: no cover - _session only ends by raising
-                delay = RETRY_FIRST
+    async def _tick(self) -> None:
+        self.deny.prune()
 
 
-@asynccontextmanager
-async def listening(listener: DeletionListener) -> AsyncIterator[DeletionListener]:
-    """Run the listener in the background for the body's duration."""
-    task = asyncio.create_task(listener.run(), name="momento-deleted-files")
-    try:
-        yield listener
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+__all__ = ["CHANNEL", "DeletionListener", "DenyList", "listening"]
