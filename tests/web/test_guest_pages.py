@@ -17,7 +17,7 @@ import os
 import socket
 import zipfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,12 @@ from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from momento.app import create_app
+from momento.db.listener import listening
 from momento.photos.service import DISPLAY, ORIGINAL, THUMB, key
-from momento.services import Services
+from momento.realtime.hub import Hub
+from momento.services import Services, process_listener
 from momento.storage import FileUrlSigner, LocalDiskStorage, Storage
+from momento.storage.deletions import DenyList
 from tests.conftest import with_settings
 from tests.factories import add_photos, create_user, make_event, reveal, scalar, sql
 from tests.photos.images import heic
@@ -66,7 +69,19 @@ async def live_app(
             folder / "files", FileUrlSigner(SECRET, origin), default_ttl=3600
         )
     await storage.open()
-    svc = dataclasses.replace(with_settings(services, public_url=origin), storage=storage)
+    # An API process of its own, as `momento serve` starts one: its realtime hub on its LISTEN
+    # connection (the pages follow the event through the stream).
+    svc = dataclasses.replace(
+        with_settings(services, public_url=origin),
+        storage=storage,
+        realtime=Hub(),
+        deleted_files=DenyList(services.settings.signed_url_ttl),
+    )
+    listener = process_listener(svc)
+    stack = AsyncExitStack()
+    await stack.enter_async_context(listening(listener))
+    await asyncio.wait_for(listener.listening.wait(), 10)
+    svc.realtime.start()
     config = uvicorn.Config(
         create_app(svc, manage_pool=False),
         log_config=None,
@@ -89,6 +104,8 @@ async def live_app(
         server.should_exit = True
         await task
         sock.close()
+        await svc.realtime.stop()
+        await stack.aclose()
         await storage.close()
 
 
@@ -197,10 +214,10 @@ async def test_a_guest_joins_uploads_sees_the_reveal_likes_and_downloads(
             live.services, "SELECT is_anonymous FROM auth.users WHERE id = %s", guest_id
         )
 
-        # The reveal: everyone's photos.
+        # The reveal: everyone's photos, without a reload, told by the realtime stream well
+        # before the page's next look of its own (a minute while the stream is open).
         await reveal(live.services, event)
-        await page.reload()
-        await expect(page.locator("#grid .tile")).to_have_count(5)
+        await expect(page.locator("#grid .tile")).to_have_count(5, timeout=5_000)
         await expect(page.locator("#tabs")).to_be_visible()
         await expect(page.locator("#grid img.loaded")).to_have_count(5)
         await shot(page, "gallery")

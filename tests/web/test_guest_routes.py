@@ -111,6 +111,12 @@ TABLE: dict[tuple[str, str], Call] = {
     ("POST", "/v1/photos/{photo_id}/restore"): Call(404, "/v1/photos/{host_photo}/restore"),
     ("POST", "/v1/events/{event_id}/export/link"): Call(200, "/v1/events/{shown}/export/link"),
     ("GET", "/v1/events/{event_id}/export.zip"): Call(200, "/v1/events/{shown}/export.zip"),
+    # The stream itself answers as long as it is open: asked of an event the guest is not in
+    # (404, as for anyone); its ticket, for their own event, as for any member.
+    ("POST", "/v1/events/{event_id}/stream-ticket"): Call(200, "/v1/events/{open}/stream-ticket"),
+    ("GET", "/v1/events/{event_id}/stream"): Call(
+        404, "/v1/events/8f0e2f8e-7d4c-4c1e-9a57-2f6d0f4b7e11/stream"
+    ),
     # --- no user at all ---
     # (RevenueCat's webhooks are not configured in the tests.)
     ("POST", "/webhooks/revenuecat"): Call(503, "/webhooks/revenuecat", {"event": {}}),

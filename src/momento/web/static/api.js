@@ -131,10 +131,18 @@ const Momento = (() => {
     return { ...first, items };
   }
 
-  // The event and its feed, now and whenever it may have changed: `onChange(event, feed)`.
-  // Polls for now; switching to the realtime stream (EventSource with a ticket) is this one
-  // function. Network errors are reported with `onError` and retried with backoff; returns a
-  // function that stops it.
+  // Every message type of the realtime stream: each means "look again".
+  const STREAM_EVENTS = [
+    "member_joined", "member_left", "photo_added", "photo_removed", "like_count",
+    "revealed", "event_updated", "event_deleted", "resync", "end",
+  ];
+
+  // The event and its feed, now and whenever it changes: `onChange(event, feed)`. Changes come
+  // from the realtime stream (EventSource on a single-use ticket: the access token never goes
+  // in a URL); each message makes it read the event and the feed again, through the same API
+  // and policies as any read. A slow poll (`every` × 6) stays as a safety net, and while the
+  // stream cannot be had it polls every `every` ms. Network errors are reported with
+  // `onError` and retried with backoff; returns an object that stops it.
   function live(eventId, onChange, { every = 10000, onError = () => {} } = {}) {
     let stopped = false;
     let timer = null;
@@ -173,11 +181,51 @@ const Momento = (() => {
       tick();
     };
     window.addEventListener("online", online);
+
+    // The stream. A ticket is good once, so EventSource's own reconnection cannot be used: on
+    // an error or an `end` it is closed and opened again on a fresh ticket, after a backoff.
+    let source = null;
+    let reopen = null;
+    let streamWait = 1000;
+    async function openStream() {
+      if (stopped || typeof EventSource === "undefined") return;
+      try {
+        const { ticket } = await api("POST", `/v1/events/${eventId}/stream-ticket`);
+        if (stopped) return;
+        source = new EventSource(
+          `/v1/events/${eventId}/stream?ticket=${encodeURIComponent(ticket)}`
+        );
+        source.onopen = () => {
+          streamWait = 1000;
+          every = slowEvery; // the stream tells us; the poll is only a safety net now
+        };
+        for (const type of STREAM_EVENTS) source.addEventListener(type, () => tick());
+        source.addEventListener("end", () => closeStream(true));
+        source.onerror = () => closeStream(true);
+      } catch (e) {
+        closeStream(true);
+      }
+    }
+    function closeStream(again) {
+      if (source) source.close();
+      source = null;
+      every = fastEvery; // poll as before until the stream is back
+      clearTimeout(reopen);
+      if (again && !stopped) {
+        reopen = setTimeout(openStream, streamWait);
+        streamWait = Math.min(streamWait * 2, 30000);
+      }
+    }
+    const fastEvery = every;
+    const slowEvery = every * 6;
+
     tick();
+    openStream();
     return {
       stop() {
         stopped = true;
         clearTimeout(timer);
+        closeStream(false);
         window.removeEventListener("online", online);
       },
       now: tick,
