@@ -247,6 +247,22 @@ async def test_a_guest_joins_uploads_sees_the_reveal_likes_and_downloads(
             assert sum(n.endswith(".heic") for n in names) == 1
             assert sum(n.startswith("hannah-") for n in names) == 3
             assert z.testzip() is None
+
+        # The guest keeps their photos: an email and a password make an account of the same
+        # user (email confirmation is off here: at once), the page says so, photos stay theirs.
+        await page.click("#keep summary")
+        await page.fill("#keep-email", "gus@example.com")
+        await page.fill("#keep-password", "a long enough secret")
+        await page.click("#keep-form button")
+        await expect(page.locator("#keep-result")).to_contain_text("gus@example.com")
+        row = await sql(
+            live.services,
+            "SELECT email, is_anonymous FROM auth.users WHERE id = %s",
+            guest_id,
+        )
+        assert row == [{"email": "gus@example.com", "is_anonymous": False}]
+        owned = "SELECT count(*) FROM public.photos WHERE user_id = %s AND event_id = %s"
+        assert await scalar(live.services, owned, guest_id, event) == 2
         await page.context.close()
 
 

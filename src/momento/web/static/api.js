@@ -64,6 +64,22 @@ const Momento = (() => {
   const signInAsGuest = (displayName) => auth("/signup", { data: { display_name: displayName } });
   const signIn = (email, password) => auth("/token?grant_type=password", { email, password });
 
+  // A guest keeps their photos by becoming an account: GoTrue's PUT /user with an address and
+  // a password (same user id, so every photo and membership stays theirs). With email
+  // confirmation off it is done at once (the session is refreshed so that its token says so);
+  // otherwise the mailed link finishes it. Answers the user as it is now.
+  async function keepAsAccount(email, password) {
+    const r = await fetch("/auth/v1/user", {
+      method: "PUT",
+      headers: { ...GOTRUE, Authorization: `Bearer ${await token()}` },
+      body: JSON.stringify({ email, password }),
+    });
+    const user = await body(r);
+    if (!r.ok) throw new ApiError(r.status, user);
+    if (!user.is_anonymous) await refresh();
+    return user;
+  }
+
   let refreshing = null;
   async function refresh() {
     const s = session();
@@ -377,6 +393,7 @@ const Momento = (() => {
 
   return {
     ApiError, session, forget, api, join, allPages, live, upload, downloadZip, countdown,
+    keepAsAccount,
     joinFlow, contentType,
   };
 })();

@@ -25,6 +25,7 @@
     const meta = (s && s.user && s.user.user_metadata) || {};
     $("who").textContent = meta.display_name || (s && s.user && s.user.email) || "";
     $("event").hidden = false;
+    $("keep").hidden = !(s && s.user && s.user.is_anonymous);
     stream = Momento.live(event.id, render, {
       onError: (e) => setStatus(e.status ? e.message : "Offline: retrying…"),
     });
@@ -224,4 +225,27 @@
 
   Momento.joinFlow(code, start);
   setStatus("");
+  $("keep-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const result = $("keep-result");
+    result.hidden = false;
+    try {
+      const email = $("keep-email").value.trim();
+      const user = await Momento.keepAsAccount(email, $("keep-password").value);
+      if (user.is_anonymous) {
+        result.textContent = `Almost there: open the link we sent to ${email}.`;
+      } else {
+        result.textContent = `Done: your photos are kept under ${user.email}.`;
+        $("keep-form").hidden = true;
+        $("who").textContent = user.email;
+      }
+    } catch (err) {
+      result.textContent =
+        {
+          email_exists: "That email already has an account: sign in with it instead.",
+          weak_password: "Choose a longer or less common password.",
+        }[err.code] || err.message;
+    }
+  });
+
 })();
