@@ -121,3 +121,133 @@ async def test_old_passwords_sign_in(services: Services, client: httpx.AsyncClie
     r = await login(client, "alice@old.example", PASSWORD)
     assert r.status_code == 200
     assert API
+
+
+async def test_dry_run_writes_nothing_and_reports_the_same(services: Services, old_db: str) -> None:
+    planned = await importer.run(services, old_db, dry_run=True)
+    assert planned.dry_run and planned.run_id is None
+    assert await rows(services, "SELECT id FROM auth.users") == []
+    assert await rows(services, "SELECT id FROM momento.legacy_runs") == []
+    done = await importer.run(services, old_db)
+    assert (done.imported, done.repairs, done.skipped) == (
+        planned.imported,
+        planned.repairs,
+        planned.skipped,
+    )
+    assert "Plan (dry run, nothing written)" in planned.render()
+
+
+async def test_rerun_imports_only_what_is_new_and_lists_changes(
+    services: Services, old_db: str
+) -> None:
+    await importer.run(services, old_db)
+    again = await importer.run(services, old_db)
+    assert set(again.imported.values()) == {0}
+    assert again.repairs == {} and not again.changed and not again.deleted
+
+    # Here, after the import: bob unlikes photo 1, alice renames herself.
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            "DELETE FROM public.photo_likes WHERE user_id = %s"
+            " AND photo_id = 'f0000000-0000-0000-0000-000000000001'",
+            (BOB,),
+        )
+        await conn.execute("UPDATE public.profiles SET username = 'alice2' WHERE id = %s", (ALICE,))
+    # At the source, since: a new user with a photo liked by erin, a profile changed, a photo
+    # deleted, a like of an old photo, a new member of an old event.
+    await source_execute(
+        old_db,
+        f"""
+        INSERT INTO auth.users (id, aud, role, email, encrypted_password, email_confirmed_at,
+                                raw_user_meta_data, created_at, updated_at)
+        VALUES ('a7000000-0000-4000-8000-000000000007', 'authenticated', 'authenticated',
+                'gina@old.example', 'x', now(), '{{"username": "gina"}}', now(), now());
+        INSERT INTO public.profiles (id, username) VALUES ('a7000000-0000-4000-8000-000000000007', 'gina');
+        INSERT INTO public.event_members (event_id, user_id) VALUES ('{E1}', 'a7000000-0000-4000-8000-000000000007');
+        INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_by_username, upload_status)
+        VALUES ('f0000000-0000-0000-0000-000000000007', '{E1}', 'a7000000-0000-4000-8000-000000000007',
+                'x/7.jpg', 'gina', 'uploaded');
+        INSERT INTO public.photo_interactions (photo_id, user_id, status) VALUES
+          ('f0000000-0000-0000-0000-000000000007', '{ERIN}', 'liked'),
+          ('f0000000-0000-0000-0000-000000000006', '{ERIN}', 'liked');
+        UPDATE public.profiles SET display_name = 'Dave D.' WHERE id = '{DAVE}';
+        DELETE FROM public.photo_interactions WHERE photo_id = 'f0000000-0000-0000-0000-000000000003';
+        DELETE FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000005';
+        """,
+    )
+    third = await importer.run(services, old_db)
+    print(third.render())
+    assert third.imported == {
+        "users": 1,
+        "identities": 0,
+        "profiles": 1,
+        "events": 0,
+        "members": 1,
+        "photos": 1,
+        "likes": 2,
+    }
+    assert third.changed["profiles"].keys == [DAVE]
+    assert third.deleted["photos"].keys == ["f0000000-0000-0000-0000-000000000005"]
+    assert third.deleted["likes"].keys == [f"f0000000-0000-0000-0000-000000000003/{CAROL}"]
+    # Nothing else changed here: the changes are listed, not applied; what happened here stays.
+    assert (await rows(services, "SELECT display_name FROM public.profiles WHERE id = %s", DAVE))[0][
+        "display_name"
+    ] == "Dave"
+    assert await rows(services, "SELECT 1 FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000005'")
+    assert not await rows(
+        services,
+        "SELECT 1 FROM public.photo_likes WHERE user_id = %s"
+        " AND photo_id = 'f0000000-0000-0000-0000-000000000001'",
+        BOB,
+    )
+    assert (await rows(services, "SELECT username FROM public.profiles WHERE id = %s", ALICE))[0][
+        "username"
+    ] == "alice2"
+
+
+async def test_a_failure_midway_leaves_nothing_and_a_rerun_finishes(
+    services: Services, old_db: str
+) -> None:
+    # A real failure in the last stage (the likes): a trigger here refusing them.
+    async with services.db.privileged() as conn:
+        await conn.execute(
+            "CREATE FUNCTION public.refuse_likes() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;"
+            " CREATE TRIGGER refuse_likes BEFORE INSERT ON public.photo_likes"
+            " FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_likes()"
+        )
+    try:
+        with pytest.raises(Exception, match="injected failure"):
+            await importer.run(services, old_db)
+        for table in (
+            "auth.users",
+            "public.profiles",
+            "public.events",
+            "public.event_members",
+            "public.photos",
+            "momento.legacy_rows",
+            "momento.legacy_runs",
+        ):
+            assert await rows(services, f"SELECT 1 FROM {table}") == [], table
+    finally:
+        async with services.db.privileged() as conn:
+            await conn.execute(
+                "DROP TRIGGER refuse_likes ON public.photo_likes; DROP FUNCTION public.refuse_likes()"
+            )
+    done = await importer.run(services, old_db)
+    assert done.imported["likes"] == 3 and done.imported["users"] == 6
+
+
+async def test_imported_free_events_keep_their_retention_from_the_import(
+    services: Services, old_db: str
+) -> None:
+    from momento.cleanup import service as cleanup
+
+    await importer.run(services, old_db)
+    # Event 1 was revealed 60 days ago, free: the next cleanup keeps it (imported just now).
+    assert await cleanup.expire_free_events(services) == []
+    # Once the import itself is older than the retention, it goes like any other.
+    async with services.db.privileged() as conn:
+        await conn.execute("UPDATE momento.legacy_events SET imported_at = now() - interval '8 days'")
+    expired = {str(e) for e in await cleanup.expire_free_events(services)}
+    assert expired == {E1, E3}

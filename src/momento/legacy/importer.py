@@ -551,6 +551,14 @@ SELECT
                         OR NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = l.user_id)))
     AS "likes of a photo or by a user not imported"
 FROM s_likes l
+WHERE %(since)s::timestamptz IS NULL OR l.created_at > %(since)s
+  OR EXISTS (SELECT 1 FROM new_photos n WHERE n.id = l.photo_id)
+"""
+
+DUPLICATE_LIKES: LiteralString = """
+SELECT coalesce(sum(l.copies - 1), 0) FROM s_likes l
+WHERE %(since)s::timestamptz IS NULL OR l.created_at > %(since)s
+  OR EXISTS (SELECT 1 FROM new_photos n WHERE n.id = l.photo_id)
 """
 
 INSERT_LIKES: LiteralString = """
@@ -575,12 +583,14 @@ WHERE t.created_at <= %(since)s
 
 
 async def import_likes(target: psycopg.AsyncConnection[Any], report: Report, since: Any) -> None:
-    for why, n in (await _counts(target, LIKE_FACTS)).items():
+    # Counted over the likes this run considers: all of them the first time, then those of
+    # new photos or liked since the previous snapshot.
+    for why, n in (await _counts(target, LIKE_FACTS, {"since": since})).items():
         report.count(report.skipped, why, n)
     report.count(
         report.repairs,
         "duplicate likes merged (one per photo and user)",
-        int(await _value(target, "SELECT coalesce(sum(copies - 1), 0) FROM s_likes")),
+        int(await _value(target, DUPLICATE_LIKES, {"since": since})),
     )
     cur = await target.execute(INSERT_LIKES, {"since": since})
     report.imported["likes"] = cur.rowcount
