@@ -28,7 +28,7 @@ async def make_source(pg: embedded.EmbeddedPostgres, *files: str) -> str:
     url = url_of(pg, name)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         for file in files:
-            await conn.execute((HERE / file).read_text())  # type: ignore[arg-type]
+            await conn.execute((HERE / file).read_text())
     return url
 
 
@@ -52,4 +52,4 @@ async def old_db(pg: embedded.EmbeddedPostgres, database_url: str) -> AsyncItera
 
 async def source_execute(url: str, statement: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(statement)  # type: ignore[arg-type]
+        await conn.execute(statement)

@@ -17,12 +17,13 @@ BOB = "a2000000-0000-4000-8000-000000000002"
 CAROL = "a3000000-0000-4000-8000-000000000003"
 DAVE = "a4000000-0000-4000-8000-000000000004"
 ERIN = "a5000000-0000-4000-8000-000000000005"
+GINA = "a7000000-0000-4000-8000-000000000007"
 E1, E2, E3, E4, E5 = (f"e0000000-0000-0000-0000-00000000000{n}" for n in range(1, 6))
 
 
 async def rows(services: Services, query: str, *params: Any) -> list[dict[str, Any]]:
     async with services.db.privileged() as conn:
-        cur = await conn.execute(query, params)  # type: ignore[arg-type]
+        cur = await conn.execute(query, params)
         return await cur.fetchall()
 
 
@@ -57,7 +58,6 @@ async def test_import_copies_the_old_deployment_by_the_stated_rules(
         "likes of a photo missing at the source": 1,
         "likes by a user missing at the source": 1,
     }
-    print(report.render())
 
     profiles = {
         str(r["id"]): r
@@ -108,7 +108,9 @@ async def test_import_copies_the_old_deployment_by_the_stated_rules(
     assert photos["f0000000-0000-0000-0000-000000000004"]["username"] == "user_a30000000000"
 
 
-async def test_old_passwords_sign_in(services: Services, client: httpx.AsyncClient, old_db: str) -> None:
+async def test_old_passwords_sign_in(
+    services: Services, client: httpx.AsyncClient, old_db: str
+) -> None:
     await importer.run(services, old_db)
     r = await login(client, "alice@old.example", PASSWORD)
     assert r.status_code == 200, r.text
@@ -125,7 +127,8 @@ async def test_old_passwords_sign_in(services: Services, client: httpx.AsyncClie
 
 async def test_dry_run_writes_nothing_and_reports_the_same(services: Services, old_db: str) -> None:
     planned = await importer.run(services, old_db, dry_run=True)
-    assert planned.dry_run and planned.run_id is None
+    assert planned.dry_run
+    assert planned.run_id is None
     assert await rows(services, "SELECT id FROM auth.users") == []
     assert await rows(services, "SELECT id FROM momento.legacy_runs") == []
     done = await importer.run(services, old_db)
@@ -143,7 +146,9 @@ async def test_rerun_imports_only_what_is_new_and_lists_changes(
     await importer.run(services, old_db)
     again = await importer.run(services, old_db)
     assert set(again.imported.values()) == {0}
-    assert again.repairs == {} and not again.changed and not again.deleted
+    assert again.repairs == {}
+    assert not again.changed
+    assert not again.deleted
 
     # Here, after the import: bob unlikes photo 1, alice renames herself.
     async with services.db.privileged() as conn:
@@ -160,23 +165,24 @@ async def test_rerun_imports_only_what_is_new_and_lists_changes(
         f"""
         INSERT INTO auth.users (id, aud, role, email, encrypted_password, email_confirmed_at,
                                 raw_user_meta_data, created_at, updated_at)
-        VALUES ('a7000000-0000-4000-8000-000000000007', 'authenticated', 'authenticated',
+        VALUES ('{GINA}', 'authenticated', 'authenticated',
                 'gina@old.example', 'x', now(), '{{"username": "gina"}}', now(), now());
-        INSERT INTO public.profiles (id, username) VALUES ('a7000000-0000-4000-8000-000000000007', 'gina');
-        INSERT INTO public.event_members (event_id, user_id) VALUES ('{E1}', 'a7000000-0000-4000-8000-000000000007');
-        INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_by_username, upload_status)
-        VALUES ('f0000000-0000-0000-0000-000000000007', '{E1}', 'a7000000-0000-4000-8000-000000000007',
-                'x/7.jpg', 'gina', 'uploaded');
+        INSERT INTO public.profiles (id, username) VALUES ('{GINA}', 'gina');
+        INSERT INTO public.event_members (event_id, user_id) VALUES ('{E1}', '{GINA}');
+        INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_by_username,
+                                   upload_status)
+        VALUES ('f0000000-0000-0000-0000-000000000007', '{E1}', '{GINA}', 'x/7.jpg', 'gina',
+                'uploaded');
         INSERT INTO public.photo_interactions (photo_id, user_id, status) VALUES
           ('f0000000-0000-0000-0000-000000000007', '{ERIN}', 'liked'),
           ('f0000000-0000-0000-0000-000000000006', '{ERIN}', 'liked');
         UPDATE public.profiles SET display_name = 'Dave D.' WHERE id = '{DAVE}';
-        DELETE FROM public.photo_interactions WHERE photo_id = 'f0000000-0000-0000-0000-000000000003';
+        DELETE FROM public.photo_interactions
+        WHERE photo_id = 'f0000000-0000-0000-0000-000000000003';
         DELETE FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000005';
         """,
     )
     third = await importer.run(services, old_db)
-    print(third.render())
     assert third.imported == {
         "users": 1,
         "identities": 0,
@@ -190,10 +196,12 @@ async def test_rerun_imports_only_what_is_new_and_lists_changes(
     assert third.deleted["photos"].keys == ["f0000000-0000-0000-0000-000000000005"]
     assert third.deleted["likes"].keys == [f"f0000000-0000-0000-0000-000000000003/{CAROL}"]
     # Nothing else changed here: the changes are listed, not applied; what happened here stays.
-    assert (await rows(services, "SELECT display_name FROM public.profiles WHERE id = %s", DAVE))[0][
-        "display_name"
-    ] == "Dave"
-    assert await rows(services, "SELECT 1 FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000005'")
+    assert (await rows(services, "SELECT display_name FROM public.profiles WHERE id = %s", DAVE))[
+        0
+    ]["display_name"] == "Dave"
+    assert await rows(
+        services, "SELECT 1 FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000005'"
+    )
     assert not await rows(
         services,
         "SELECT 1 FROM public.photo_likes WHERE user_id = %s"
@@ -232,10 +240,12 @@ async def test_a_failure_midway_leaves_nothing_and_a_rerun_finishes(
     finally:
         async with services.db.privileged() as conn:
             await conn.execute(
-                "DROP TRIGGER refuse_likes ON public.photo_likes; DROP FUNCTION public.refuse_likes()"
+                "DROP TRIGGER refuse_likes ON public.photo_likes;"
+                " DROP FUNCTION public.refuse_likes()"
             )
     done = await importer.run(services, old_db)
-    assert done.imported["likes"] == 3 and done.imported["users"] == 6
+    assert done.imported["likes"] == 3
+    assert done.imported["users"] == 6
 
 
 async def test_imported_free_events_keep_their_retention_from_the_import(
@@ -248,6 +258,22 @@ async def test_imported_free_events_keep_their_retention_from_the_import(
     assert await cleanup.expire_free_events(services) == []
     # Once the import itself is older than the retention, it goes like any other.
     async with services.db.privileged() as conn:
-        await conn.execute("UPDATE momento.legacy_events SET imported_at = now() - interval '8 days'")
+        await conn.execute(
+            "UPDATE momento.legacy_events SET imported_at = now() - interval '8 days'"
+        )
     expired = {str(e) for e in await cleanup.expire_free_events(services)}
     assert expired == {E1, E3}
+
+
+async def test_a_user_whose_email_is_taken_here_is_left_out_with_what_is_theirs(
+    services: Services, old_db: str
+) -> None:
+    from tests.auth.helpers import add_user
+
+    await add_user(services, "Dave@old.example", username="dave_here")
+    report = await importer.run(services, old_db)
+    assert report.imported["users"] == 5
+    assert report.skipped["users whose email is taken here (or twice at the source)"] == 1
+    assert report.skipped["events whose creator was not imported"] == 1
+    assert report.skipped["photos of an event not imported"] == 1
+    assert await rows(services, "SELECT 1 FROM public.events WHERE id = %s", E3) == []

@@ -8,8 +8,7 @@ from tests.legacy.conftest import source_execute
 
 async def test_inspect_finds_every_kind_of_dirt(old_db: str) -> None:
     found = await inspection.inspect(old_db)
-    text = found.render()
-    print(text)
+    assert found.render()
     assert found.state == "old"
     assert found.counts["auth.users"] == 6
     assert found.counts["public.photo_interactions"] == 8
@@ -29,7 +28,7 @@ async def test_inspect_finds_every_kind_of_dirt(old_db: str) -> None:
     assert by_what["join codes invalid here"].count == 2
     assert by_what["events whose release is missing or not after their start"].count == 1
     assert sorted(found.blockers) == [
-        "policy \"revealed photos\" on photos uses photos.is_revealed",
+        'policy "revealed photos" on photos uses photos.is_revealed',
         "view event_cards uses events.member_count",
         "view event_cards uses events.photo_count",
         "view event_cards uses events.title",

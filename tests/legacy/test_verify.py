@@ -14,7 +14,6 @@ async def test_verify_after_import_finds_no_difference(services: Services, old_d
 
     await importer.run(services, old_db)
     result = await verify.verify(services, old_db)
-    print(result.render())
     assert result.ok, result.render()
     assert result.counts == {
         "users": (6, 6),
@@ -40,8 +39,7 @@ async def test_verify_lists_every_difference(services: Services, old_db: str) ->
         old_db, "DELETE FROM public.photos WHERE id = 'f0000000-0000-0000-0000-000000000006'"
     )
     result = await verify.verify(services, old_db)
-    text = result.render()
-    print(text)
+    assert result.render()
     assert not result.ok
     found = {d.what: d.examples for d in result.differences}
     assert found["liked pairs missing here"] == [

@@ -60,9 +60,9 @@ UPDATE public.events e SET is_deleted = true
 WHERE NOT coalesce(e.is_deleted, false)
   AND NOT coalesce(e.is_premium, false)
   AND e.release_at < now() - make_interval(days => %(days)s)
-  -- An event imported from an old deployment (momento.legacy) keeps the retention from its import.
-  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l
-                  WHERE l.event_id = e.id AND l.imported_at >= now() - make_interval(days => %(days)s))
+  -- An event imported from an old deployment (momento.legacy): the retention from its import.
+  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l WHERE l.event_id = e.id
+                  AND l.imported_at >= now() - make_interval(days => %(days)s))
 RETURNING e.id
 """
 
@@ -71,9 +71,9 @@ SELECT e.id, e.name, e.release_at FROM public.events e
 WHERE NOT coalesce(e.is_deleted, false)
   AND NOT coalesce(e.is_premium, false)
   AND e.release_at < now() - make_interval(days => %(days)s)
-  -- An event imported from an old deployment (momento.legacy) keeps the retention from its import.
-  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l
-                  WHERE l.event_id = e.id AND l.imported_at >= now() - make_interval(days => %(days)s))
+  -- An event imported from an old deployment (momento.legacy): the retention from its import.
+  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l WHERE l.event_id = e.id
+                  AND l.imported_at >= now() - make_interval(days => %(days)s))
 ORDER BY e.release_at, e.id
 """
 

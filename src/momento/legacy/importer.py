@@ -54,7 +54,8 @@ LOCK = "SELECT pg_advisory_xact_lock(hashtext('momento.legacy.import'))"
 Progress = Callable[[str], None]
 
 TARGET_COLUMNS: LiteralString = """
-SELECT column_name, is_nullable = 'NO' AS required, column_default, is_generated = 'ALWAYS' AS generated
+SELECT column_name, is_nullable = 'NO' AS required, column_default, is_generated = 'ALWAYS'
+    AS generated
 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s
 ORDER BY ordinal_position
 """
@@ -106,7 +107,9 @@ async def _value(conn: psycopg.AsyncConnection[Any], query: Any, params: Any = N
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
-async def _counts(conn: psycopg.AsyncConnection[Any], query: Any, params: Any = None) -> dict[str, int]:
+async def _counts(
+    conn: psycopg.AsyncConnection[Any], query: Any, params: Any = None
+) -> dict[str, int]:
     cur = await conn.execute(query, params)
     row = await cur.fetchone()
     assert row is not None
@@ -138,9 +141,9 @@ async def stage_users(
         raise LegacyError("the source has no auth.users table: is it a Supabase database?")
     listed = sql.SQL(", ").join(map(sql.Identifier, cols))
     await target.execute(
-        sql.SQL("CREATE TEMP TABLE s_users ON COMMIT DROP AS SELECT {} FROM auth.users WITH NO DATA").format(
-            listed
-        )
+        sql.SQL(
+            "CREATE TEMP TABLE s_users ON COMMIT DROP AS SELECT {} FROM auth.users WITH NO DATA"
+        ).format(listed)
     )
     await target.execute("ALTER TABLE s_users ADD COLUMN digest text")
     await copy_between(source, src.users_select(shape, cols), target, "s_users")
@@ -148,7 +151,8 @@ async def stage_users(
     if {"user_id", "provider", "provider_id"} <= set(icols):
         await target.execute(
             sql.SQL(
-                "CREATE TEMP TABLE s_identities ON COMMIT DROP AS SELECT {} FROM auth.identities WITH NO DATA"
+                "CREATE TEMP TABLE s_identities ON COMMIT DROP AS"
+                " SELECT {} FROM auth.identities WITH NO DATA"
             ).format(sql.SQL(", ").join(map(sql.Identifier, icols)))
         )
         await copy_between(source, src.identities_select(icols), target, "s_identities")
@@ -175,7 +179,9 @@ async def _changes(target: psycopg.AsyncConnection[Any], report: Report, stage: 
     ).format(t=table, k=sql.SQL(key))
     for query, into in ((changed, report.changed), (gone, report.deleted)):
         cur = await target.execute(
-            sql.SQL("SELECT count(*) AS n, (array_agg(key))[1:%(listed)s] AS keys FROM ({}) x").format(query),
+            sql.SQL(
+                "SELECT count(*) AS n, (array_agg(key))[1:%(listed)s] AS keys FROM ({}) x"
+            ).format(query),
             {"kind": kind, "listed": LISTED},
         )
         row = await cur.fetchone()
@@ -184,7 +190,9 @@ async def _changes(target: psycopg.AsyncConnection[Any], report: Report, stage: 
             into[stage] = Listing(int(row["n"]), list(row["keys"]))
 
 
-async def _remember(target: psycopg.AsyncConnection[Any], stage: str, fresh: str, run_id: int) -> None:
+async def _remember(
+    target: psycopg.AsyncConnection[Any], stage: str, fresh: str, run_id: int
+) -> None:
     """Record the source rows of `fresh` (a temp table of keys) as imported by this run."""
     kind, key = KEYS[stage]
     await target.execute(
@@ -206,7 +214,8 @@ async def _remember(target: psycopg.AsyncConnection[Any], stage: str, fresh: str
 NEW_USERS: LiteralString = """
 CREATE TEMP TABLE new_users ON COMMIT DROP AS
 SELECT s.id FROM (
-  SELECT s.*, row_number() OVER (PARTITION BY lower(s.email) ORDER BY s.created_at NULLS LAST, s.id) AS nth
+  SELECT s.*, row_number() OVER (PARTITION BY lower(s.email) ORDER BY s.created_at NULLS LAST,
+      s.id) AS nth
   FROM s_users s
 ) s
 WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'user' AND r.key = s.id::text)
@@ -218,11 +227,12 @@ WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'user' AND 
 USER_SKIPS: LiteralString = """
 SELECT
   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM auth.users t WHERE t.id = s.id)
-                   AND NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'user' AND r.key = s.id::text))
+                   AND NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'user'
+                       AND r.key = s.id::text))
     AS "users whose id is already taken here",
   count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM auth.users t WHERE t.id = s.id)
                    AND NOT EXISTS (SELECT 1 FROM new_users n WHERE n.id = s.id))
-    AS "users whose email is already taken here (or twice at the source)"
+    AS "users whose email is taken here (or twice at the source)"
 FROM s_users s
 """
 
@@ -246,12 +256,14 @@ async def import_users(
         if c == "raw_user_meta_data":
             expr = sql.SQL("(s.raw_user_meta_data - 'username')")
         if c in defaults:
-            expr = sql.SQL("coalesce({}, {})").format(expr, sql.SQL(defaults[c]))  # type: ignore[arg-type]
+            # The default as this server's catalog spells it (its own, never the source's).
+            default = sql.SQL(defaults[c])
+            expr = sql.SQL("coalesce({}, {})").format(expr, default)
         values.append(expr)
     inserted = await target.execute(
-        sql.SQL("INSERT INTO auth.users ({}) SELECT {} FROM s_users s JOIN new_users USING (id)").format(
-            sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(values)
-        )
+        sql.SQL(
+            "INSERT INTO auth.users ({}) SELECT {} FROM s_users s JOIN new_users USING (id)"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(values))
     )
     report.imported["users"] = inserted.rowcount
     if "raw_user_meta_data" in cols:
@@ -279,11 +291,13 @@ FRESH_PROFILES: LiteralString = """
 CREATE TEMP TABLE p_fresh ON COMMIT DROP AS
 SELECT s.id, s.username, s.display_name, s.avatar_url, s.device_token, s.created_at,
        CASE WHEN s.username ~ '^[a-z0-9_.]{3,30}$' THEN s.username
-            ELSE nullif(left(regexp_replace(lower(coalesce(btrim(s.username), '')), '[^a-z0-9_.]', '_', 'g'), 30), '')
+            ELSE nullif(left(regexp_replace(lower(coalesce(btrim(s.username), '')), '[^a-z0-9_.]',
+                '_', 'g'), 30), '')
        END AS wanted,
        'user_' || substr(replace(s.id::text, '-', ''), 1, 12) AS fallback
 FROM s_profiles s
-WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'profile' AND r.key = s.id::text)
+WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'profile'
+    AND r.key = s.id::text)
   AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'user' AND r.key = s.id::text)
 """
 
@@ -293,8 +307,10 @@ UPDATE p_fresh f SET wanted = NULL
 WHERE f.wanted IS NOT NULL AND (
   length(f.wanted) < 3
   OR EXISTS (SELECT 1 FROM p_fresh o WHERE lower(o.wanted) = lower(f.wanted)
-             AND (coalesce(o.created_at, 'infinity'), o.id) < (coalesce(f.created_at, 'infinity'), f.id))
-  OR EXISTS (SELECT 1 FROM public.profiles t WHERE lower(t.username) = lower(f.wanted) AND t.id <> f.id)
+             AND (coalesce(o.created_at, 'infinity'), o.id) < (coalesce(f.created_at, 'infinity'),
+                 f.id))
+  OR EXISTS (SELECT 1 FROM public.profiles t WHERE lower(t.username) = lower(f.wanted)
+      AND t.id <> f.id)
 )
 """
 
@@ -304,7 +320,8 @@ SELECT
     AS "usernames repaired (lowercase, [a-z0-9_.], 3-30, unique)",
   count(*) FILTER (WHERE char_length(btrim(display_name)) > 60)
     AS "display names cut to 60 characters",
-  count(*) FILTER (WHERE char_length(avatar_url) > 2048) AS "avatar URLs over 2048 characters dropped",
+  count(*) FILTER (WHERE char_length(avatar_url) > 2048)
+      AS "avatar URLs over 2048 characters dropped",
   count(*) FILTER (WHERE device_token IS NOT NULL AND device_token !~ '^[0-9a-f]{32,200}$')
     AS "device tokens that are not hex dropped"
 FROM p_fresh
@@ -319,7 +336,8 @@ SELECT f.id, coalesce(f.wanted, f.fallback),
        coalesce(f.created_at, now())
 FROM p_fresh f
 ON CONFLICT (id) DO UPDATE SET username = excluded.username, display_name = excluded.display_name,
-  avatar_url = excluded.avatar_url, device_token = excluded.device_token, created_at = excluded.created_at
+  avatar_url = excluded.avatar_url, device_token = excluded.device_token,
+      created_at = excluded.created_at
 """
 
 USERS_WITHOUT_PROFILE: LiteralString = """
@@ -327,7 +345,9 @@ SELECT count(*) FROM new_users n WHERE NOT EXISTS (SELECT 1 FROM s_profiles s WH
 """
 
 
-async def import_profiles(target: psycopg.AsyncConnection[Any], report: Report, run_id: int) -> None:
+async def import_profiles(
+    target: psycopg.AsyncConnection[Any], report: Report, run_id: int
+) -> None:
     await target.execute(FRESH_PROFILES)
     await target.execute(PROFILE_CLASHES)
     for rule, n in (await _counts(target, PROFILE_REPAIRS)).items():
@@ -362,7 +382,8 @@ WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND
 
 EVENT_FIXES: LiteralString = """
 UPDATE e_fresh f SET
-  new_starts = CASE WHEN coalesce(f.starts_at, f.created_at, f.new_release - interval '1 day') < f.new_release
+  new_starts = CASE WHEN coalesce(f.starts_at, f.created_at, f.new_release - interval '1 day')
+      < f.new_release
                     THEN coalesce(f.starts_at, f.created_at, f.new_release - interval '1 day')
                     ELSE f.new_release - interval '1 hour' END,
   code = CASE WHEN f.code IS NULL
@@ -375,9 +396,12 @@ UPDATE e_fresh f SET
 
 EVENT_REPAIRS: LiteralString = """
 SELECT
-  count(*) FILTER (WHERE new_name IS DISTINCT FROM name) AS "event names trimmed, cut to 100 or named 'Untitled event'",
-  count(*) FILTER (WHERE code IS DISTINCT FROM join_code) AS "join codes uppercased or replaced (invalid or taken)",
-  count(*) FILTER (WHERE new_starts IS DISTINCT FROM starts_at OR new_release IS DISTINCT FROM release_at)
+  count(*) FILTER (WHERE new_name IS DISTINCT FROM name) 
+      AS "event names trimmed, cut to 100 or named 'Untitled event'",
+  count(*) FILTER (WHERE code IS DISTINCT FROM join_code)
+      AS "join codes uppercased or replaced (invalid or taken)",
+  count(*) FILTER (WHERE new_starts IS DISTINCT FROM starts_at OR new_release IS DISTINCT
+      FROM release_at)
     AS "event times repaired (release after start)"
 FROM e_fresh
 """
@@ -390,8 +414,10 @@ WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND
 """
 
 INSERT_EVENTS: LiteralString = """
-INSERT INTO public.events (id, name, join_code, creator_id, starts_at, release_at, is_premium, is_deleted, created_at)
-SELECT f.id, f.new_name, f.code, f.creator_id, f.new_starts, f.new_release, coalesce(f.is_premium, false),
+INSERT INTO public.events (id, name, join_code, creator_id, starts_at, release_at, is_premium,
+    is_deleted, created_at)
+SELECT f.id, f.new_name, f.code, f.creator_id, f.new_starts, f.new_release, coalesce(f.is_premium,
+    false),
        coalesce(f.is_deleted, false), coalesce(f.created_at, now())
 FROM e_fresh f
 """
@@ -423,15 +449,18 @@ CREATE TEMP TABLE m_fresh ON COMMIT DROP AS
 SELECT s.event_id, s.user_id, s.joined_at, s.copies FROM s_members s
 WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'member'
                   AND r.key = s.event_id::text || '/' || s.user_id::text)
-  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text)
+  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text)
   AND EXISTS (SELECT 1 FROM auth.users u WHERE u.id = s.user_id)
 """
 
 MEMBER_SKIPS: LiteralString = """
 SELECT
-  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text))
+  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text))
     AS "memberships of an event not imported",
-  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text)
+  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text)
                    AND NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = s.user_id))
     AS "memberships of a user not imported"
 FROM s_members s
@@ -480,19 +509,23 @@ CREATE TEMP TABLE new_photos ON COMMIT DROP AS
 SELECT s.id FROM s_photos s
 WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = s.id::text)
   AND NOT EXISTS (SELECT 1 FROM public.photos t WHERE t.id = s.id)
-  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text)
+  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text)
   AND EXISTS (SELECT 1 FROM auth.users u WHERE u.id = s.user_id)
 """
 
 PHOTO_SKIPS: LiteralString = """
 SELECT
-  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text))
+  count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text))
     AS "photos of an event not imported",
-  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event' AND r.key = s.event_id::text)
+  count(*) FILTER (WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'event'
+      AND r.key = s.event_id::text)
                    AND NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = s.user_id))
     AS "photos of a user not imported",
   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM public.photos t WHERE t.id = s.id)
-                   AND NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = s.id::text))
+                   AND NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo'
+                       AND r.key = s.id::text))
     AS "photos whose id is already taken here"
 FROM s_photos s
 WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = s.id::text)
@@ -500,16 +533,20 @@ WHERE NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND
 
 PHOTO_REPAIRS: LiteralString = """
 SELECT
-  count(*) FILTER (WHERE s.upload_status IS NOT NULL AND s.upload_status NOT IN ('pending', 'uploaded', 'failed'))
+  count(*) FILTER (WHERE s.upload_status IS NOT NULL AND s.upload_status NOT IN ('pending',
+      'uploaded', 'failed'))
     AS "unknown upload_status set to 'failed'",
-  count(*) FILTER (WHERE nullif(btrim(s.username), '') IS NULL) AS "photo usernames filled from profiles"
+  count(*) FILTER (WHERE nullif(btrim(s.username), '') IS NULL)
+      AS "photo usernames filled from profiles"
 FROM s_photos s JOIN new_photos USING (id)
 """
 
 INSERT_PHOTOS: LiteralString = """
-INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at, username, width, height,
+INSERT INTO public.photos (id, event_id, user_id, storage_path, captured_at, username, width,
+    height,
                            upload_status, is_flagged)
-SELECT s.id, s.event_id, s.user_id, 'events/' || s.event_id || '/' || s.id, coalesce(s.captured_at, now()),
+SELECT s.id, s.event_id, s.user_id, 'events/' || s.event_id || '/' || s.id, coalesce(s.captured_at,
+    now()),
        s.username,
        CASE WHEN s.width > 0 THEN s.width END, CASE WHEN s.height > 0 THEN s.height END,
        CASE WHEN s.upload_status IN ('pending', 'uploaded', 'failed') THEN s.upload_status
@@ -547,7 +584,8 @@ SELECT
     AS "likes by a user missing at the source",
   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM s_photos p WHERE p.id = l.photo_id)
                    AND EXISTS (SELECT 1 FROM s_users u WHERE u.id = l.user_id)
-                   AND (NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = l.photo_id::text)
+                   AND (NOT EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo'
+                       AND r.key = l.photo_id::text)
                         OR NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = l.user_id)))
     AS "likes of a photo or by a user not imported"
 FROM s_likes l
@@ -564,7 +602,8 @@ WHERE %(since)s::timestamptz IS NULL OR l.created_at > %(since)s
 INSERT_LIKES: LiteralString = """
 INSERT INTO public.photo_likes (photo_id, user_id, created_at)
 SELECT l.photo_id, l.user_id, coalesce(l.created_at, now()) FROM s_likes l
-WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = l.photo_id::text)
+WHERE EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo'
+    AND r.key = l.photo_id::text)
   AND EXISTS (SELECT 1 FROM auth.users u WHERE u.id = l.user_id)
   AND (EXISTS (SELECT 1 FROM new_photos n WHERE n.id = l.photo_id) OR l.created_at > %(since)s)
 ON CONFLICT DO NOTHING
@@ -574,10 +613,12 @@ ON CONFLICT DO NOTHING
 # at the source: likes made here since are younger than that snapshot and not counted.
 LIKES_GONE: LiteralString = """
 SELECT count(*) AS n,
-       (array_agg(t.photo_id::text || '/' || t.user_id::text ORDER BY t.photo_id, t.user_id))[1:%(listed)s] AS keys
+       (array_agg(t.photo_id::text || '/' || t.user_id::text ORDER BY t.photo_id,
+           t.user_id))[1:%(listed)s] AS keys
 FROM public.photo_likes t
 WHERE t.created_at <= %(since)s
-  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo' AND r.key = t.photo_id::text)
+  AND EXISTS (SELECT 1 FROM momento.legacy_rows r WHERE r.kind = 'photo'
+      AND r.key = t.photo_id::text)
   AND NOT EXISTS (SELECT 1 FROM s_likes l WHERE l.photo_id = t.photo_id AND l.user_id = t.user_id)
 """
 
@@ -649,7 +690,10 @@ async def run(
             raise LegacyError(f"{report.source} has no Momento tables (profiles, events, ...)")
         at = await _value(source, "SELECT now()")
         report.snapshot_at = at.isoformat()
-        async with services.db.pool.connection() as target, target.transaction(force_rollback=dry_run):
+        async with (
+            services.db.pool.connection() as target,
+            target.transaction(force_rollback=dry_run),
+        ):
             await target.execute("SET LOCAL statement_timeout = 0")
             await target.execute(LOCK)
             since = await _value(target, PREVIOUS_SNAPSHOT)
@@ -668,7 +712,9 @@ async def run(
             await import_photos(target, report, run_id)
             progress("writing likes")
             await import_likes(target, report, since)
-            await target.execute(FINISH_RUN, {"report": psycopg.types.json.Jsonb(report.as_json()), "id": run_id})
+            await target.execute(
+                FINISH_RUN, {"report": psycopg.types.json.Jsonb(report.as_json()), "id": run_id}
+            )
     log.info(
         "legacy import done" if not dry_run else "legacy import planned",
         source=report.source,

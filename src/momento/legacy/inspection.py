@@ -58,8 +58,10 @@ COUNTED = [("auth", "users"), ("auth", "identities"), ("storage", "objects")] + 
 DEPENDENTS: LiteralString = """
 SELECT DISTINCT
   CASE d.classid
-    WHEN 'pg_rewrite'::regclass THEN (SELECT 'view ' || r.ev_class::regclass::text FROM pg_rewrite r WHERE r.oid = d.objid)
-    WHEN 'pg_policy'::regclass THEN (SELECT 'policy ' || quote_ident(p.polname) || ' on ' || p.polrelid::regclass::text
+    WHEN 'pg_rewrite'::regclass THEN (SELECT 'view ' || r.ev_class::regclass::text
+        FROM pg_rewrite r WHERE r.oid = d.objid)
+    WHEN 'pg_policy'::regclass THEN (SELECT 'policy ' || quote_ident(p.polname) || ' on '
+                                            || p.polrelid::regclass::text
                                      FROM pg_policy p WHERE p.oid = d.objid)
     ELSE pg_describe_object(d.classid, d.objid, d.objsubid)
   END || ' uses ' || c.relname || coalesce('.' || a.attname, '') AS what
@@ -71,9 +73,11 @@ WHERE c.relnamespace = 'public'::regnamespace AND d.deptype = 'n'
        OR (c.relname = ANY(%(tables)s)))
   -- The policies and constraints of a table Phase 1.6 drops go with it: not blockers.
   AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
-    SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid::regclass::text = ANY(%(qualified)s)))
+    SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid
+        AND k.conrelid::regclass::text = ANY(%(qualified)s)))
   AND NOT (d.classid = 'pg_policy'::regclass AND EXISTS (
-    SELECT 1 FROM pg_policy k WHERE k.oid = d.objid AND k.polrelid::regclass::text = ANY(%(qualified)s)))
+    SELECT 1 FROM pg_policy k WHERE k.oid = d.objid
+        AND k.polrelid::regclass::text = ANY(%(qualified)s)))
 ORDER BY 1
 """
 
@@ -90,63 +94,78 @@ async def blockers(conn: psycopg.AsyncConnection[Any], shape: src.Shape) -> list
     columns, tables = dropped_names(shape)
     cur = await conn.execute(
         DEPENDENTS,
-        {"columns": columns, "tables": tables, "qualified": tables + [f"public.{t}" for t in tables]},
+        {
+            "columns": columns,
+            "tables": tables,
+            "qualified": tables + [f"public.{t}" for t in tables],
+        },
     )
     return [str(r[0]) for r in await cur.fetchall() if r[0]]
 
 
-async def _one(conn: psycopg.AsyncConnection[Any], query: str) -> tuple[int, list[str]]:
+async def _one(
+    conn: psycopg.AsyncConnection[Any], query: sql.SQL | sql.Composed
+) -> tuple[int, list[str]]:
     """(count, up to 3 examples) of a query returning (n, examples text[])."""
-    cur = await conn.execute(query)  # type: ignore[arg-type]
+    cur = await conn.execute(query)
     row = await cur.fetchone()
     if row is None:
         return 0, []
     return int(row[0] or 0), [str(x) for x in (row[1] or [])]
 
 
-def _checks(shape: src.Shape) -> list[tuple[str, str, str]]:
+def _checks(shape: src.Shape) -> list[tuple[str, sql.SQL | sql.Composed, str]]:
     """(what, query, remedy) for the source's shape; queries give (count, examples)."""
-    checks: list[tuple[str, str, str]] = []
-    likes = src.likes_select(shape).as_string(None)
-    member_when = "m.event_id IS NOT NULL AND m.user_id IS NOT NULL"
-    checks.append(
+    likes = src.likes_select(shape)
+    q = sql.SQL
+    checks: list[tuple[str, sql.SQL | sql.Composed, str]] = [
         (
             "duplicate memberships (same event and user)",
-            "SELECT coalesce(sum(n - 1), 0), (array_agg(k))[1:3] FROM ("
-            f" SELECT m.event_id || '/' || m.user_id AS k, count(*) AS n FROM public.event_members m"
-            f" WHERE {member_when} GROUP BY 1 HAVING count(*) > 1) x",
+            q(
+                "SELECT coalesce(sum(n - 1), 0), (array_agg(k))[1:3] FROM ("
+                " SELECT m.event_id || '/' || m.user_id AS k, count(*) AS n"
+                " FROM public.event_members m"
+                " WHERE m.event_id IS NOT NULL AND m.user_id IS NOT NULL"
+                " GROUP BY 1 HAVING count(*) > 1) x"
+            ),
             "merged, the earliest joined_at kept",
-        )
-    )
-    checks.append(
+        ),
         (
             "likes pointing to a photo that is gone",
-            f"SELECT count(*), (array_agg(l.photo_id::text))[1:3] FROM ({likes}) l(photo_id, user_id, c, n)"
-            " WHERE NOT EXISTS (SELECT 1 FROM public.photos p WHERE p.id = l.photo_id)",
+            q(
+                "SELECT count(*), (array_agg(l.photo_id::text))[1:3]"
+                " FROM ({}) l(photo_id, user_id, c, n)"
+                " WHERE NOT EXISTS (SELECT 1 FROM public.photos p WHERE p.id = l.photo_id)"
+            ).format(likes),
             "not imported",
-        )
-    )
-    checks.append(
+        ),
         (
             "likes by a user that is gone",
-            f"SELECT count(*), (array_agg(l.user_id::text))[1:3] FROM ({likes}) l(photo_id, user_id, c, n)"
-            " WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = l.user_id)",
+            q(
+                "SELECT count(*), (array_agg(l.user_id::text))[1:3]"
+                " FROM ({}) l(photo_id, user_id, c, n)"
+                " WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = l.user_id)"
+            ).format(likes),
             "not imported",
-        )
-    )
-    checks.append(
+        ),
         (
             "duplicate likes (same photo and user)",
-            f"SELECT coalesce(sum(n - 1), 0), ARRAY[]::text[] FROM ({likes}) l(photo_id, user_id, c, n)",
+            q(
+                "SELECT coalesce(sum(n - 1), 0), ARRAY[]::text[]"
+                " FROM ({}) l(photo_id, user_id, c, n)"
+            ).format(likes),
             "one like kept, the earliest time",
-        )
-    )
+        ),
+    ]
     if shape.has("photos", "upload_status"):
         checks.append(
             (
                 "photos with an upload_status outside pending/uploaded/failed",
-                "SELECT count(*), (array_agg(DISTINCT upload_status))[1:5] FROM public.photos"
-                " WHERE upload_status IS NOT NULL AND upload_status NOT IN ('pending', 'uploaded', 'failed')",
+                q(
+                    "SELECT count(*), (array_agg(DISTINCT upload_status))[1:5] FROM public.photos"
+                    " WHERE upload_status IS NOT NULL"
+                    " AND upload_status NOT IN ('pending', 'uploaded', 'failed')"
+                ),
                 "set to 'failed'",
             )
         )
@@ -155,25 +174,33 @@ def _checks(shape: src.Shape) -> list[tuple[str, str, str]]:
         checks.append(
             (
                 "photos without a username",
-                f"SELECT count(*), (array_agg(id::text))[1:3] FROM public.photos WHERE nullif(btrim({name_col}), '') IS NULL",
+                q(
+                    "SELECT count(*), (array_agg(id::text))[1:3] FROM public.photos"
+                    " WHERE nullif(btrim({}), '') IS NULL"
+                ).format(sql.Identifier(name_col)),
                 "filled from the owner's profile",
             )
         )
     checks.append(
         (
             "users without a profile",
-            "SELECT count(*), (array_agg(u.email))[1:3] FROM auth.users u"
-            " WHERE NOT EXISTS (SELECT 1 FROM public.profiles p WHERE p.id = u.id)",
+            q(
+                "SELECT count(*), (array_agg(u.email))[1:3] FROM auth.users u"
+                " WHERE NOT EXISTS (SELECT 1 FROM public.profiles p WHERE p.id = u.id)"
+            ),
             "given one, username user_<12 hex of the id>",
         )
     )
     checks.append(
         (
             "usernames the current rules refuse ([a-z0-9_.], 3-30, unique case-insensitively)",
-            "SELECT count(*), (array_agg(username))[1:3] FROM public.profiles p"
-            " WHERE username IS NULL OR username !~ '^[a-z0-9_.]{3,30}$' OR EXISTS ("
-            "  SELECT 1 FROM public.profiles o WHERE lower(o.username) = lower(p.username) AND o.id <> p.id"
-            "  AND (o.created_at, o.id) < (p.created_at, p.id))",
+            q(
+                "SELECT count(*), (array_agg(username))[1:3] FROM public.profiles p"
+                " WHERE username IS NULL OR username !~ '^[a-z0-9_.]{3,30}$' OR EXISTS ("
+                "  SELECT 1 FROM public.profiles o"
+                "  WHERE lower(o.username) = lower(p.username) AND o.id <> p.id"
+                "  AND (o.created_at, o.id) < (p.created_at, p.id))"
+            ),
             "repaired (lowercased, other characters '_', cut to 30; else user_<id>)",
         )
     )
@@ -182,17 +209,21 @@ def _checks(shape: src.Shape) -> list[tuple[str, str, str]]:
         checks.append(
             (
                 "event names blank or over 100 characters",
-                f"SELECT count(*), (array_agg(id::text))[1:3] FROM public.events"
-                f" WHERE {title} IS NULL OR char_length(btrim({title})) NOT BETWEEN 1 AND 100",
+                q(
+                    "SELECT count(*), (array_agg(id::text))[1:3] FROM public.events"
+                    " WHERE {t} IS NULL OR char_length(btrim({t})) NOT BETWEEN 1 AND 100"
+                ).format(t=sql.Identifier(title)),
                 "trimmed and cut to 100, blank -> 'Untitled event'",
             )
         )
     checks.append(
         (
             "join codes invalid here (6 of 23456789ABCDEFGHJKMNPQRSTUVWXYZ) or taken twice",
-            "SELECT count(*), (array_agg(join_code))[1:3] FROM public.events e"
-            " WHERE join_code IS NULL OR upper(btrim(join_code)) !~ '^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$'"
-            " OR join_code <> upper(btrim(join_code))",
+            q(
+                "SELECT count(*), (array_agg(join_code))[1:3] FROM public.events e"
+                " WHERE join_code IS NULL OR join_code <> upper(btrim(join_code))"
+                " OR upper(btrim(join_code)) !~ '^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$'"
+            ),
             "uppercased where that makes them valid, else a new code",
         )
     )
@@ -200,16 +231,20 @@ def _checks(shape: src.Shape) -> list[tuple[str, str, str]]:
         checks.append(
             (
                 "events whose release is missing or not after their start",
-                "SELECT count(*), (array_agg(id::text))[1:3] FROM public.events"
-                " WHERE release_at IS NULL OR starts_at IS NULL OR release_at <= starts_at",
+                q(
+                    "SELECT count(*), (array_agg(id::text))[1:3] FROM public.events"
+                    " WHERE release_at IS NULL OR starts_at IS NULL OR release_at <= starts_at"
+                ),
                 "release from ends_at (else start + 1 day); start moved to 1 hour before release",
             )
         )
     checks.append(
         (
             "events whose creator is gone",
-            "SELECT count(*), (array_agg(id::text))[1:3] FROM public.events e"
-            " WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = e.creator_id)",
+            q(
+                "SELECT count(*), (array_agg(id::text))[1:3] FROM public.events e"
+                " WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = e.creator_id)"
+            ),
             "not imported (nor their photos and members)",
         )
     )

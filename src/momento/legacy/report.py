@@ -36,7 +36,9 @@ class Report:
 
     def render(self) -> str:
         verb = "would import" if self.dry_run else "imported"
-        lines = [f"{'Plan (dry run, nothing written)' if self.dry_run else 'Import'} from {self.source}"]
+        lines = [
+            f"{'Plan (dry run, nothing written)' if self.dry_run else 'Import'} from {self.source}"
+        ]
         lines.append(f"  source snapshot at {self.snapshot_at}")
         lines.append(f"{verb}:")
         for kind in ("users", "identities", "profiles", "events", "members", "photos", "likes"):

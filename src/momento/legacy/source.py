@@ -12,7 +12,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-# What Phase 1.5 drops (or renames) per table, and what 1.6 drops: their presence marks the old schema.
+# What Phase 1.5 drops (or renames) per table, and what 1.6 drops: their presence marks the
+# old schema.
 DROPPED_COLUMNS: dict[str, tuple[str, ...]] = {
     "profiles": ("first_name", "last_name", "is_premium", "total_events_joined", "updated_at"),
     "events": (
@@ -37,8 +38,10 @@ DROPPED_TABLES = ("user_keepsakes", "keepsakes", "user_reveal_progress", "photo_
 APP_TABLES = ("profiles", "events", "event_members", "photos", "photo_likes", *DROPPED_TABLES)
 
 COLUMNS = """
-SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attgenerated <> '' AS generated
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attgenerated <> ''
+    AS generated
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname IN ('public', 'auth', 'storage') AND c.relkind IN ('r', 'p', 'v')
   AND a.attnum > 0 AND NOT a.attisdropped
 """
@@ -247,11 +250,8 @@ def likes_select(shape: Shape) -> sql.Composed:
             ).format(created=_col(shape, "photo_likes", "i", "timestamptz", "created_at"))
         )
     if not parts:
-        return sql.SQL(
-            "SELECT NULL::uuid, NULL::uuid, NULL::timestamptz, 0 WHERE false"
-        ).format()
+        return sql.SQL("SELECT NULL::uuid, NULL::uuid, NULL::timestamptz, 0 WHERE false").format()
     return sql.SQL(
         "SELECT photo_id, user_id, min(created_at), count(*)::int FROM ({}) l"
         " WHERE photo_id IS NOT NULL AND user_id IS NOT NULL GROUP BY 1, 2"
     ).format(sql.SQL(" UNION ALL ").join(parts))
-
