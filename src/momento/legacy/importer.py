@@ -396,7 +396,7 @@ UPDATE e_fresh f SET
 
 EVENT_REPAIRS: LiteralString = """
 SELECT
-  count(*) FILTER (WHERE new_name IS DISTINCT FROM name) 
+  count(*) FILTER (WHERE new_name IS DISTINCT FROM name)
       AS "event names trimmed, cut to 100 or named 'Untitled event'",
   count(*) FILTER (WHERE code IS DISTINCT FROM join_code)
       AS "join codes uppercased or replaced (invalid or taken)",
