@@ -41,8 +41,8 @@ async def test_files_are_copied_with_variants_and_resume(
         for r in await rows(services, "SELECT photo_id, source_path FROM momento.legacy_files")
     }
     # Every photo's file is in the old bucket but photo 6's (it never finished uploading).
-    for photo, path in paths.items():
-        if photo != P6:
+    for photo_id, path in paths.items():
+        if photo_id != P6:
             s3_admin.put_object(Bucket=bucket, Key=path, Body=plain_jpeg(64, 48))  # type: ignore[attr-defined]
 
     svc = with_old_bucket_keys(services)
