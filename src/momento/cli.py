@@ -464,5 +464,35 @@ def legacy_verify(source: str, files: bool) -> None:
         raise _legacy_problem(exc, source) from None
 
 
+@legacy.command("migrate-in-place")
+@click.option("--database-url", "url", required=True, help="The old (Supabase) database's URL.")
+@click.option(
+    "--dry-run", is_flag=True, help="Run it in a transaction rolled back; say what it did."
+)
+def legacy_migrate_in_place(url: str, dry_run: bool) -> None:
+    """Run the design document's Phase 1 on the old database itself (backup first, one
+    transaction, re-runnable)."""
+    from momento.legacy import inplace
+
+    try:
+        click.echo(asyncio.run(inplace.migrate(url, dry_run=dry_run)).render())
+    except (psycopg.Error, inplace.InPlaceError) as exc:
+        raise _legacy_problem(exc, url) from None
+
+
+@legacy.command("rollback")
+@click.option("--database-url", "url", required=True, help="The database migrated in place.")
+@click.option("--force", is_flag=True, help="Roll back even if that loses rows written since.")
+def legacy_rollback(url: str, force: bool) -> None:
+    """Put the old schema and rows back from migrate-in-place's backup."""
+    from momento.legacy import inplace
+
+    try:
+        for line in asyncio.run(inplace.rollback(url, force=force)):
+            click.echo(line)
+    except (psycopg.Error, inplace.InPlaceError) as exc:
+        raise _legacy_problem(exc, url) from None
+
+
 if __name__ == "__main__":
     main()

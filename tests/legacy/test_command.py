@@ -56,3 +56,20 @@ async def test_an_unreachable_source_is_one_line_without_its_password(
     assert result.exit_code == 1
     assert "s3cret-pw" not in result.output
     assert result.output.startswith("Error: legacy:")
+
+
+async def test_migrate_in_place_and_rollback_from_the_command_line(
+    database_url: str, old_db: str, tmp_path: Path
+) -> None:
+    done = await _momento(database_url, tmp_path, "migrate-in-place", "--database-url", old_db)
+    assert done.exit_code == 0, done.output
+    assert "now on the new schema" in done.stdout
+    from tests.legacy.conftest import source_execute
+
+    await source_execute(old_db, "UPDATE public.events SET name = 'Renamed' WHERE is_premium")
+    refused = await _momento(database_url, tmp_path, "rollback", "--database-url", old_db)
+    assert refused.exit_code == 1
+    assert "events: 5 rows at the migration, 5 now, and changed since" in refused.output
+    assert "--force" in refused.output
+    forced = await _momento(database_url, tmp_path, "rollback", "--database-url", old_db, "--force")
+    assert forced.exit_code == 0, forced.output
