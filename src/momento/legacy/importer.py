@@ -246,6 +246,7 @@ async def import_users(
     run_id: int,
 ) -> None:
     await target.execute(NEW_USERS)
+    await _keyed(target, "new_users", "id")
     for what, n in (await _counts(target, USER_SKIPS)).items():
         report.count(report.skipped, what, n)
     # The username in the metadata is left out while inserting: this server's trigger would make
@@ -349,6 +350,7 @@ async def import_profiles(
     target: psycopg.AsyncConnection[Any], report: Report, run_id: int
 ) -> None:
     await target.execute(FRESH_PROFILES)
+    await _keyed(target, "p_fresh", "lower(wanted)")
     await target.execute(PROFILE_CLASHES)
     for rule, n in (await _counts(target, PROFILE_REPAIRS)).items():
         report.count(report.repairs, rule, n)
@@ -430,6 +432,8 @@ INSERT INTO momento.legacy_events (event_id) SELECT f.id FROM e_fresh f
 
 async def import_events(target: psycopg.AsyncConnection[Any], report: Report, run_id: int) -> None:
     await target.execute(FRESH_EVENTS)
+    await _keyed(target, "e_fresh", "id")
+    await _keyed(target, "e_fresh", "code")
     await target.execute(EVENT_FIXES)
     for rule, n in (await _counts(target, EVENT_REPAIRS)).items():
         report.count(report.repairs, rule, n)
@@ -487,6 +491,7 @@ WHERE t.event_id = e.id AND t.user_id = e.creator_id
 
 async def import_members(target: psycopg.AsyncConnection[Any], report: Report, run_id: int) -> None:
     await target.execute(FRESH_MEMBERS)
+    await _keyed(target, "m_fresh", "event_id, user_id")
     for why, n in (await _counts(target, MEMBER_SKIPS)).items():
         report.count(report.skipped, why, n)
     report.count(
@@ -563,6 +568,7 @@ SELECT s.id, s.storage_path FROM s_photos s JOIN new_photos USING (id)
 
 async def import_photos(target: psycopg.AsyncConnection[Any], report: Report, run_id: int) -> None:
     await target.execute(FRESH_PHOTOS)
+    await _keyed(target, "new_photos", "id")
     for why, n in (await _counts(target, PHOTO_SKIPS)).items():
         report.count(report.skipped, why, n)
     for rule, n in (await _counts(target, PHOTO_REPAIRS)).items():
@@ -623,7 +629,9 @@ WHERE t.created_at <= %(since)s
 """
 
 
-async def import_likes(target: psycopg.AsyncConnection[Any], report: Report, since: Any) -> None:
+async def import_likes(
+    target: psycopg.AsyncConnection[Any], report: Report, since: Any, progress: Progress
+) -> None:
     # Counted over the likes this run considers: all of them the first time, then those of
     # new photos or liked since the previous snapshot.
     for why, n in (await _counts(target, LIKE_FACTS, {"since": since})).items():
@@ -633,6 +641,7 @@ async def import_likes(target: psycopg.AsyncConnection[Any], report: Report, sin
         "duplicate likes merged (one per photo and user)",
         int(await _value(target, DUPLICATE_LIKES, {"since": since})),
     )
+    progress("inserting likes")
     cur = await target.execute(INSERT_LIKES, {"since": since})
     report.imported["likes"] = cur.rowcount
     if since is not None:
@@ -672,7 +681,42 @@ async def stage_all(
         progress(f"reading {stage}")
         await target.execute(STAGES[stage])
         await copy_between(source, select, target, f"s_{stage}")
+    # Temporary tables have no statistics nor keys of their own (autovacuum never sees them):
+    # without both, the per-row checks of the rules would scan them once per row.
+    for table, key in STAGE_KEYS.items():
+        if await _value(target, "SELECT to_regclass(%s) IS NOT NULL", (table,)):
+            await target.execute(
+                sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.SQL(key))
+            )
+            await target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     return staged
+
+
+STAGE_KEYS: dict[str, LiteralString] = {
+    "s_users": "id",
+    "s_identities": "user_id",
+    "s_profiles": "id",
+    "s_events": "id",
+    "s_members": "event_id, user_id",
+    "s_photos": "id",
+    "s_likes": "photo_id, user_id",
+}
+
+
+async def _analyze(target: psycopg.AsyncConnection[Any], *tables: LiteralString) -> None:
+    for table in tables:
+        schema, name = table.split(".")
+        await target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, name)))
+
+
+async def _keyed(
+    target: psycopg.AsyncConnection[Any], table: LiteralString, key: LiteralString
+) -> None:
+    """A temporary table made by a rule, given a key and statistics (see stage_all)."""
+    await target.execute(
+        sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.SQL(key))
+    )
+    await target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
 async def run(
@@ -700,18 +744,26 @@ async def run(
             run_id = int(await _value(target, NEW_RUN, {"source": report.source, "at": at}))
             report.run_id = None if dry_run else run_id
             cols, defaults, icols = await stage_all(source, target, shape, progress)
+            # After each stage, statistics of what it wrote: the next stage's checks join
+            # these tables, planned as if they were still empty otherwise (nested loops over
+            # a million rows).
             progress("writing users")
             await import_users(target, cols, defaults, icols, report, run_id)
+            await _analyze(target, "auth.users", "auth.identities", "momento.legacy_rows")
             progress("writing profiles")
             await import_profiles(target, report, run_id)
+            await _analyze(target, "public.profiles")
             progress("writing events")
             await import_events(target, report, run_id)
+            await _analyze(target, "public.events", "momento.legacy_rows")
             progress("writing members")
             await import_members(target, report, run_id)
+            await _analyze(target, "public.event_members")
             progress("writing photos")
             await import_photos(target, report, run_id)
+            await _analyze(target, "public.photos", "momento.legacy_rows")
             progress("writing likes")
-            await import_likes(target, report, since)
+            await import_likes(target, report, since, progress)
             await target.execute(
                 FINISH_RUN, {"report": psycopg.types.json.Jsonb(report.as_json()), "id": run_id}
             )
