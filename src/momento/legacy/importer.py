@@ -596,13 +596,23 @@ LEFT JOIN new_photos n ON n.id = l.photo_id
 WHERE %(since)s::timestamptz IS NULL OR l.created_at > %(since)s OR n.id IS NOT NULL
 """
 
-INSERT_LIKES: LiteralString = """
+# Likes of the photos this run brings: none can be here yet (the photo is new in this
+# transaction, the pairs distinct), so no ON CONFLICT and its per-row speculative insertion.
+INSERT_NEW_LIKES: LiteralString = """
 INSERT INTO public.photo_likes (photo_id, user_id, created_at)
 SELECT l.photo_id, l.user_id, coalesce(l.created_at, now()) FROM s_likes l
+JOIN new_photos n ON n.id = l.photo_id
+JOIN auth.users u ON u.id = l.user_id
+"""
+
+# Likes of photos imported before, liked at the source since the previous snapshot.
+INSERT_LATER_LIKES: LiteralString = """
+INSERT INTO public.photo_likes (photo_id, user_id, created_at)
+SELECT l.photo_id, l.user_id, l.created_at FROM s_likes l
 JOIN momento.legacy_rows r ON r.kind = 'photo' AND r.key = l.photo_id::text
 JOIN auth.users u ON u.id = l.user_id
-LEFT JOIN new_photos n ON n.id = l.photo_id
-WHERE n.id IS NOT NULL OR l.created_at > %(since)s
+WHERE l.created_at > %(since)s
+  AND NOT EXISTS (SELECT 1 FROM new_photos n WHERE n.id = l.photo_id)
 ON CONFLICT DO NOTHING
 """
 
@@ -629,8 +639,11 @@ async def import_likes(
         table = report.repairs if what.startswith("duplicate") else report.skipped
         report.count(table, what, n)
     progress("inserting likes")
-    cur = await target.execute(INSERT_LIKES, {"since": since})
+    cur = await target.execute(INSERT_NEW_LIKES)
     report.imported["likes"] = cur.rowcount
+    if since is not None:
+        cur = await target.execute(INSERT_LATER_LIKES, {"since": since})
+        report.imported["likes"] += cur.rowcount
     if since is not None:
         cur = await target.execute(LIKES_GONE, {"since": since, "listed": LISTED})
         row = await cur.fetchone()
@@ -728,6 +741,8 @@ async def run(
             target.transaction(force_rollback=dry_run),
         ):
             await target.execute("SET LOCAL statement_timeout = 0")
+            # Hash joins and aggregates over millions of staged rows, in memory.
+            await target.execute("SET LOCAL work_mem = '256MB'")
             await target.execute(LOCK)
             since = await _value(target, PREVIOUS_SNAPSHOT)
             run_id = int(await _value(target, NEW_RUN, {"source": report.source, "at": at}))

@@ -130,6 +130,8 @@ async def snapshot(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
         await conn.set_read_only(True)
         await conn.execute("SET LOCAL statement_timeout = 0")
+        # The likes are grouped per photo and user there: millions of rows, hashed in memory.
+        await conn.execute("SET LOCAL work_mem = '256MB'")
         yield conn
     finally:
         await conn.rollback()
