@@ -403,5 +403,96 @@ def cleanup(dry_run: bool, orphans: bool) -> None:
     _run_with_services(settings, lambda s: command.run(s, dry_run=dry_run, orphans=orphans))
 
 
+@main.group()
+def legacy() -> None:
+    """Move an old Momento deployment (Supabase, the old schema) onto this server."""
+
+
+def _legacy_problem(exc: BaseException, url: str) -> click.ClickException:
+    return click.ClickException(redact(_one_line(f"legacy: {exc}"), url))
+
+
+@legacy.command("inspect")
+@click.option("--from", "source", required=True, help="The old database's URL (read only).")
+def legacy_inspect(source: str) -> None:
+    """Say which schema the old database is on and what would block or lose data."""
+    from momento.legacy import command
+
+    try:
+        asyncio.run(command.inspect(source))
+    except psycopg.Error as exc:
+        raise _legacy_problem(exc, source) from None
+
+
+@legacy.command("import")
+@click.option("--from", "source", required=True, help="The old database's URL (never written).")
+@click.option(
+    "--files",
+    "files_url",
+    default=None,
+    help="The old bucket, s3://KEY:SECRET@host[:port]/bucket (Supabase Storage's S3 endpoint).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and the report; write nothing.")
+@click.option(
+    "--in-worker", is_flag=True, help="Queue the files' copy as a job instead of running it here."
+)
+def legacy_import(source: str, files_url: str | None, dry_run: bool, in_worker: bool) -> None:
+    """Copy the old deployment here (again: only what is new since the last run)."""
+    from momento.legacy import command, importer
+
+    try:
+        _run_with_services(
+            _settings(),
+            lambda s: command.import_rows(
+                s, source, dry_run=dry_run, files_url=files_url, in_worker=in_worker
+            ),
+        )
+    except (psycopg.Error, importer.LegacyError) as exc:
+        raise _legacy_problem(exc, source) from None
+
+
+@legacy.command("verify")
+@click.option("--from", "source", required=True, help="The old database's URL (read only).")
+@click.option("--files", is_flag=True, help="Also check every imported photo's file is here.")
+def legacy_verify(source: str, files: bool) -> None:
+    """Compare the old deployment with this server; exit 1 on any difference."""
+    from momento.legacy import command, importer
+
+    try:
+        _run_with_services(_settings(), lambda s: command.verify_all(s, source, files=files))
+    except (psycopg.Error, importer.LegacyError) as exc:
+        raise _legacy_problem(exc, source) from None
+
+
+@legacy.command("migrate-in-place")
+@click.option("--database-url", "url", required=True, help="The old (Supabase) database's URL.")
+@click.option(
+    "--dry-run", is_flag=True, help="Run it in a transaction rolled back; say what it did."
+)
+def legacy_migrate_in_place(url: str, dry_run: bool) -> None:
+    """Run the design document's Phase 1 on the old database itself (backup first, one
+    transaction, re-runnable)."""
+    from momento.legacy import inplace
+
+    try:
+        click.echo(asyncio.run(inplace.migrate(url, dry_run=dry_run)).render())
+    except (psycopg.Error, inplace.InPlaceError) as exc:
+        raise _legacy_problem(exc, url) from None
+
+
+@legacy.command("rollback")
+@click.option("--database-url", "url", required=True, help="The database migrated in place.")
+@click.option("--force", is_flag=True, help="Roll back even if that loses rows written since.")
+def legacy_rollback(url: str, force: bool) -> None:
+    """Put the old schema and rows back from migrate-in-place's backup."""
+    from momento.legacy import inplace
+
+    try:
+        for line in asyncio.run(inplace.rollback(url, force=force)):
+            click.echo(line)
+    except (psycopg.Error, inplace.InPlaceError) as exc:
+        raise _legacy_problem(exc, url) from None
+
+
 if __name__ == "__main__":
     main()

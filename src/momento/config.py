@@ -148,6 +148,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "MOMENTO_AWS_SECRET_ACCESS_KEY"),
         repr=False,
     )
+    # The old deployment's bucket credentials for `momento legacy import --files` (Supabase
+    # Storage's S3 access keys): apart from this server's own, and never in the command line,
+    # the job's arguments or the logs; unset, the AWS credential chain decides.
+    legacy_s3_access_key_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("LEGACY_S3_ACCESS_KEY_ID", "MOMENTO_LEGACY_S3_ACCESS_KEY_ID"),
+        repr=False,
+    )
+    legacy_s3_secret_access_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "LEGACY_S3_SECRET_ACCESS_KEY", "MOMENTO_LEGACY_S3_SECRET_ACCESS_KEY"
+        ),
+        repr=False,
+    )
     # Signs the local backend's file URLs. Generated and kept in the data directory unless set;
     # required in production when files are stored locally.
     files_signing_secret: str | None = Field(

@@ -53,12 +53,16 @@ EXPIRE_BATCH = 500
 
 # --- expiry of free events -----------------------------------------------------------------
 
-# Free events released more than the retention ago (the two statements share the test).
+# Free events released more than the retention ago, and imported (if they were) more than the
+# retention ago too (the two statements share the test).
 SOFT_DELETE_EXPIRED: LiteralString = """
 UPDATE public.events e SET is_deleted = true
 WHERE NOT coalesce(e.is_deleted, false)
   AND NOT coalesce(e.is_premium, false)
   AND e.release_at < now() - make_interval(days => %(days)s)
+  -- An event imported from an old deployment (momento.legacy): the retention from its import.
+  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l WHERE l.event_id = e.id
+                  AND l.imported_at >= now() - make_interval(days => %(days)s))
 RETURNING e.id
 """
 
@@ -67,6 +71,9 @@ SELECT e.id, e.name, e.release_at FROM public.events e
 WHERE NOT coalesce(e.is_deleted, false)
   AND NOT coalesce(e.is_premium, false)
   AND e.release_at < now() - make_interval(days => %(days)s)
+  -- An event imported from an old deployment (momento.legacy): the retention from its import.
+  AND NOT EXISTS (SELECT 1 FROM momento.legacy_events l WHERE l.event_id = e.id
+                  AND l.imported_at >= now() - make_interval(days => %(days)s))
 ORDER BY e.release_at, e.id
 """
 

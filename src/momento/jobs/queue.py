@@ -19,6 +19,7 @@ from momento.billing import tasks as billing_tasks
 from momento.cleanup import tasks as cleanup_tasks
 from momento.db.pool import RECONNECT_TIMEOUT, SESSION_OPTIONS
 from momento.jobs import tasks as jobs_tasks
+from momento.legacy import tasks as legacy_tasks
 from momento.reveal import tasks as reveal_tasks
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ BLUEPRINTS: list[tuple[str, procrastinate.Blueprint]] = [
     ("reveal", reveal_tasks.blueprint),
     ("billing", billing_tasks.blueprint),
     ("auth", apple_tasks.blueprint),
+    ("legacy", legacy_tasks.blueprint),
 ]
 
 

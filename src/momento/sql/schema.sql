@@ -2060,6 +2060,68 @@ CREATE TABLE momento.host_entitlements (
 
 
 --
+-- Name: legacy_events; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.legacy_events (
+    event_id uuid NOT NULL,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: legacy_files; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.legacy_files (
+    photo_id uuid NOT NULL,
+    source_path text NOT NULL,
+    copied_at timestamp with time zone,
+    failure text
+);
+
+
+--
+-- Name: legacy_rows; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.legacy_rows (
+    kind text NOT NULL,
+    key text NOT NULL,
+    digest text NOT NULL,
+    run_id bigint NOT NULL,
+    CONSTRAINT legacy_rows_kind_check CHECK ((kind = ANY (ARRAY['user'::text, 'profile'::text, 'event'::text, 'member'::text, 'photo'::text])))
+);
+
+
+--
+-- Name: legacy_runs; Type: TABLE; Schema: momento; Owner: -
+--
+
+CREATE TABLE momento.legacy_runs (
+    id bigint NOT NULL,
+    source text NOT NULL,
+    snapshot_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone DEFAULT now() NOT NULL,
+    report jsonb DEFAULT '{}'::jsonb NOT NULL
+);
+
+
+--
+-- Name: legacy_runs_id_seq; Type: SEQUENCE; Schema: momento; Owner: -
+--
+
+ALTER TABLE momento.legacy_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME momento.legacy_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: photo_reports; Type: TABLE; Schema: momento; Owner: -
 --
 
@@ -2570,6 +2632,38 @@ ALTER TABLE ONLY momento.host_entitlements
 
 
 --
+-- Name: legacy_events legacy_events_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_events
+    ADD CONSTRAINT legacy_events_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: legacy_files legacy_files_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_files
+    ADD CONSTRAINT legacy_files_pkey PRIMARY KEY (photo_id);
+
+
+--
+-- Name: legacy_rows legacy_rows_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_rows
+    ADD CONSTRAINT legacy_rows_pkey PRIMARY KEY (kind, key);
+
+
+--
+-- Name: legacy_runs legacy_runs_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_runs
+    ADD CONSTRAINT legacy_runs_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: photo_reports photo_reports_pkey; Type: CONSTRAINT; Schema: momento; Owner: -
 --
 
@@ -2861,6 +2955,13 @@ CREATE INDEX idx_file_purges_event ON momento.file_purges USING btree (event_id)
 --
 
 CREATE INDEX idx_photo_reports_reporter ON momento.photo_reports USING btree (reporter_id, photo_id);
+
+
+--
+-- Name: legacy_files_to_copy; Type: INDEX; Schema: momento; Owner: -
+--
+
+CREATE INDEX legacy_files_to_copy ON momento.legacy_files USING btree (photo_id) WHERE (copied_at IS NULL);
 
 
 --
@@ -3374,6 +3475,30 @@ ALTER TABLE ONLY momento.announced_photos
 
 ALTER TABLE ONLY momento.event_photo_totals
     ADD CONSTRAINT event_photo_totals_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.events(id) ON DELETE CASCADE;
+
+
+--
+-- Name: legacy_events legacy_events_event_id_fkey; Type: FK CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_events
+    ADD CONSTRAINT legacy_events_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.events(id) ON DELETE CASCADE;
+
+
+--
+-- Name: legacy_files legacy_files_photo_id_fkey; Type: FK CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_files
+    ADD CONSTRAINT legacy_files_photo_id_fkey FOREIGN KEY (photo_id) REFERENCES public.photos(id) ON DELETE CASCADE;
+
+
+--
+-- Name: legacy_rows legacy_rows_run_id_fkey; Type: FK CONSTRAINT; Schema: momento; Owner: -
+--
+
+ALTER TABLE ONLY momento.legacy_rows
+    ADD CONSTRAINT legacy_rows_run_id_fkey FOREIGN KEY (run_id) REFERENCES momento.legacy_runs(id);
 
 
 --
