@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
 import httpx
+from procrastinate.psycopg_connector import PsycopgConnector
 
 from momento.db.pool import Conn
 from momento.services import Services
@@ -406,3 +407,14 @@ def assert_problem(r: httpx.Response, status: int, code: str) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == code
+
+
+async def heal_pools(services: Services) -> None:
+    """After a test terminated every backend (a database restart): drop the dead connections
+    of the session's pools now. psycopg_pool finds them one checkout at a time with a backoff
+    between them (1 s, 2 s, 4 s ...), so the job queue's four dead connections outlast its 5 s
+    wait and the next test's defer times out."""
+    await services.db.pool.check()
+    connector = services.jobs.connector
+    assert isinstance(connector, PsycopgConnector)
+    await connector.pool.check()

@@ -23,7 +23,7 @@ from momento.app import create_app
 from momento.db import Database
 from momento.jobs.queue import run_worker
 from momento.services import Services
-from tests.factories import create_event, create_user
+from tests.factories import create_event, create_user, heal_pools
 
 TERMINATE_OTHERS = """
 SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
@@ -67,6 +67,7 @@ async def test_requests_after_the_server_dropped_every_connection_all_succeed(
         f"/v1/events/{uuid.uuid4()}/photos", headers=user.headers
     )  # the feed's lean path uses the same pool
     assert r.status_code == 404, r.text
+    await heal_pools(services)  # the job queue's pool, which this test does not exercise
 
 
 def _closed_port() -> int:

@@ -10,7 +10,7 @@ import psycopg
 
 from momento.realtime.hub import Message, Subscriber
 from momento.services import Services
-from tests.factories import add_members, add_photo, create_users, make_event, sql
+from tests.factories import add_members, add_photo, create_users, heal_pools, make_event, sql
 from tests.realtime.helpers import instance, stream
 
 
@@ -103,6 +103,7 @@ async def test_after_a_database_restart_streams_resync_and_new_ones_work(
         async with stream(origin, event, token=member.token) as s:
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
                 await conn.execute(TERMINATE)
+            await heal_pools(services)
             got = await s.until("resync", wait=15)
             assert got.data == {"reason": "reconnected"}
             await s.ended()

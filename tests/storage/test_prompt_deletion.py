@@ -25,7 +25,7 @@ from momento.photos.service import DISPLAY, ORIGINAL, key
 from momento.services import Services, deletion_listener
 from momento.storage.deletions import DeletionListener, DenyList, listening
 from tests.conftest import app_client
-from tests.factories import add_photo, create_users, make_event, sql, storage_path
+from tests.factories import add_photo, create_users, heal_pools, make_event, sql, storage_path
 from tests.photos.helpers import put_files, stored_keys
 
 WITHIN = 10.0  # seconds: the bound
@@ -151,6 +151,7 @@ async def test_the_listener_reconnects_and_catches_up_after_a_database_restart(
             # Deleted while the listener is down (it waits before reconnecting): no
             # notification reaches it; its catch-up read must find the deletion.
             await conn.execute("DELETE FROM public.photos WHERE id = %s", (missed,))
+        await heal_pools(services)
         start = time.monotonic()
         while listener.connects < 2:
             assert time.monotonic() - start < WITHIN, "the listener did not reconnect"
