@@ -53,7 +53,7 @@ ONE_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to
 
 
 @raises(*raised_by(limit))
-async def _limit_mails(services: Services, client: ClientInfo, email: str) -> None:
+async def limit_mails(services: Services, client: ClientInfo, email: str) -> None:
     """The limits of requests that mail a link to an address (recovery, resend)."""
     settings = services.settings
     await limit(
@@ -66,7 +66,7 @@ async def _limit_mails(services: Services, client: ClientInfo, email: str) -> No
 
 
 @raises(OverEmailSendRateLimit)
-def _refuse_if_recent(row: Mapping[str, Any]) -> None:
+def refuse_if_recent(row: Mapping[str, Any]) -> None:
     """One mail of a kind per address per send interval, as GoTrue: a second is 429, said
     rather than silently dropped. `row` has `recent` and `wait` (seconds until allowed)."""
     if row["recent"]:
@@ -77,7 +77,7 @@ def _refuse_if_recent(row: Mapping[str, Any]) -> None:
         )
 
 
-@raises(*raised_by(normalize_email, _limit_mails, _refuse_if_recent))
+@raises(*raised_by(normalize_email, limit_mails, refuse_if_recent))
 async def recover(
     services: Services,
     email_in: str | None,
@@ -88,7 +88,7 @@ async def recover(
     """Mail a password reset link; the answer never says whether the address exists."""
     email = normalize_email(email_in)
     settings = services.settings
-    await _limit_mails(services, client, email)
+    await limit_mails(services, client, email)
     otp = new_otp()
     async with services.db.privileged() as conn:
         cur = await conn.execute(
@@ -97,7 +97,7 @@ async def recover(
         row = await cur.fetchone()
         if row is None:
             return
-        _refuse_if_recent(row)
+        refuse_if_recent(row)
         address = row["email"]
         token_hash = otp_hash(services, address, otp)
         await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))
@@ -308,9 +308,7 @@ _RESEND: dict[str, tuple[LiteralString, LiteralString, str, str]] = {
 }
 
 
-@raises(
-    *raised_by(normalize_email, _limit_mails, _refuse_if_recent, mail_or_fail), ValidationFailed
-)
+@raises(*raised_by(normalize_email, limit_mails, refuse_if_recent, mail_or_fail), ValidationFailed)
 async def resend(
     services: Services,
     kind: str | None,
@@ -329,7 +327,7 @@ async def resend(
         raise ValidationFailed("Type provided requires an email address.")
     email = normalize_email(email_in)
     settings = services.settings
-    await _limit_mails(services, client, email)
+    await limit_mails(services, client, email)
     lookup, store, subject, intro = _RESEND[kind]
     otp = new_otp()
     async with services.db.privileged() as conn:
@@ -337,7 +335,7 @@ async def resend(
         row = await cur.fetchone()
         if row is None or row["done"]:
             return
-        _refuse_if_recent(row)
+        refuse_if_recent(row)
         address = row["email"]
         token_hash = otp_hash(services, address, otp)
         await conn.execute(store, (token_hash, row["id"]))

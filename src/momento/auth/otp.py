@@ -36,9 +36,9 @@ from momento.auth.errors import (
     ValidationFailed,
 )
 from momento.auth.links import (
-    _limit_mails,
-    _refuse_if_recent,
+    limit_mails,
     mail_or_fail,
+    refuse_if_recent,
     verify_url,
 )
 from momento.auth.shared import ClientInfo, limit, new_otp, normalize_email, otp_hash
@@ -78,7 +78,7 @@ def _metadata(data: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
 
 
 @raises(
-    *raised_by(_address, limit, _limit_mails, _refuse_if_recent, mail_or_fail, _metadata),
+    *raised_by(_address, limit, limit_mails, refuse_if_recent, mail_or_fail, _metadata),
     OtpDisabled,
     SignupDisabled,
     UsernameTaken,
@@ -99,7 +99,7 @@ async def sign_in_with_otp(
     email = _address(email_in, phone, channel)
     settings = services.settings
     # Before any lookup, so that asking about addresses (create_user false) is throttled too.
-    await _limit_mails(services, client, email)
+    await limit_mails(services, client, email)
     otp = new_otp()
     async with services.db.privileged() as conn:
         cur = await conn.execute(
@@ -112,7 +112,7 @@ async def sign_in_with_otp(
         elif not row["confirmed"] and settings.email_confirm:
             # Signed up and never confirmed: the confirmation again, as GoTrue's signup does
             # (the metadata sent now is not applied: nobody has proven the address yet).
-            _refuse_if_recent(
+            refuse_if_recent(
                 {"recent": row["confirmation_recent"], "wait": row["confirmation_wait"]}
             )
             kind, address = "signup", row["email"]
@@ -121,7 +121,7 @@ async def sign_in_with_otp(
             if challenge is not None:
                 await pkce.remember(conn, row["id"], token_hash, challenge, kind)
         else:
-            _refuse_if_recent({"recent": row["link_recent"], "wait": row["link_wait"]})
+            refuse_if_recent({"recent": row["link_recent"], "wait": row["link_wait"]})
             kind, address = "magiclink", row["email"]
             token_hash = otp_hash(services, address, otp)
             await conn.execute(q.SET_RECOVERY, (token_hash, row["id"]))
